@@ -1,0 +1,1 @@
+"""Code shared by the HTTP routes, the orchestrator and the activities."""

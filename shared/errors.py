@@ -1,0 +1,136 @@
+"""One base error for the project, a subclass per failure kind, each with a stable code."""
+
+from __future__ import annotations
+
+
+class StockMemoError(Exception):
+    """Base of every error this project raises on purpose; `code` is part of the public API."""
+
+    code = "internal_error"
+    http_status = 500
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        # The code leads the message: Durable turns a failed activity into a plain Exception
+        # carrying only this text, and the orchestrator reads the code back from it.
+        return f"[{self.code}] {self.message}"
+
+
+class InvalidBody(StockMemoError):
+    """The request body is not JSON, not an object, or has missing or unknown fields."""
+
+    code = "invalid_body"
+    http_status = 400
+
+
+class InvalidTicker(StockMemoError):
+    """The ticker is not 1-10 characters of letters, digits, '.' or '-'."""
+
+    code = "invalid_ticker"
+    http_status = 400
+
+
+class InvalidQuery(StockMemoError):
+    """A query parameter (limit, cursor) is malformed."""
+
+    code = "invalid_query"
+    http_status = 400
+
+
+class NotFound(StockMemoError):
+    """No job with that id is visible to this caller."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class NotCompleted(StockMemoError):
+    """The job has no report yet (or never will): its status says why."""
+
+    code = "not_completed"
+    http_status = 409
+
+
+class UnknownTicker(StockMemoError):
+    """The market data provider does not know the ticker: permanent, never retried."""
+
+    code = "unknown_ticker"
+    http_status = 422
+
+
+class MarketDataUnavailable(StockMemoError):
+    """Market data could not be fetched (network, rate limit, provider outage): transient."""
+
+    code = "market_data_unavailable"
+    http_status = 502
+
+
+class NewsUnavailable(StockMemoError):
+    """News could not be fetched: transient; the memo degrades to 'no news' if it persists."""
+
+    code = "news_unavailable"
+    http_status = 502
+
+
+class LlmFailed(StockMemoError):
+    """The language model failed, timed out or answered malformed output."""
+
+    code = "llm_failed"
+    http_status = 502
+
+
+class StorageFailed(StockMemoError):
+    """Blob or Table Storage failed: the job fails loudly rather than claim success."""
+
+    code = "storage_failed"
+    http_status = 503
+
+
+class JobTimeout(StockMemoError):
+    """The job ran past JOB_DEADLINE_SECONDS."""
+
+    code = "timeout"
+    http_status = 504
+
+
+class ConfigurationError(StockMemoError):
+    """A setting is missing or invalid for the selected provider."""
+
+    code = "configuration_error"
+    http_status = 500
+
+
+ERROR_CODES: dict[str, type[StockMemoError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidBody, InvalidTicker, InvalidQuery, NotFound, NotCompleted, UnknownTicker,
+        MarketDataUnavailable, NewsUnavailable, LlmFailed, StorageFailed, JobTimeout,
+        ConfigurationError,
+    )
+}
+
+
+def code_from_failure(message: str, default: str = "internal_error") -> str:
+    """Read the stable code back from a failed activity's message ('[code] ...')."""
+    start = message.find("[")
+    end = message.find("]", start + 1)
+    if start != -1 and end != -1:
+        candidate = message[start + 1 : end]
+        if candidate in ERROR_CODES:
+            return candidate
+    return default
+
+
+def describe_failure(exc: BaseException, default_code: str) -> tuple[str, str]:
+    """(code, one-line message) for an activity failure as Durable hands it to the orchestrator."""
+    text = str(exc)
+    code = code_from_failure(text, default_code)
+    marker = f"[{code}]"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    line = text.strip().splitlines()[0].strip() if text.strip() else code
+    return code, line[:500]

@@ -1,0 +1,134 @@
+"""Job and API models: what the routes accept and return, and what the orchestrator carries."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+TICKER_RE = re.compile(r"^[A-Z0-9.\-]{1,10}$")
+TICKER_RULE = "1-10 characters: letters, digits, '.' or '-'"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class Stage(StrEnum):
+    QUEUED = "queued"
+    GATHERING_EVIDENCE = "gathering_evidence"
+    WRITING_MEMO = "writing_memo"
+    PERSISTING = "persisting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Verdict(StrEnum):
+    BUY = "buy"
+    HOLD = "hold"
+    SELL = "sell"
+
+
+class Grounding(StrEnum):
+    GROUNDED = "grounded"
+    UNGROUNDED = "ungrounded"
+    NOT_APPLICABLE = "not_applicable"
+
+
+def normalize_ticker(value: object) -> str:
+    """Upper-case and check a ticker; raises ValueError with the rule when it is not one."""
+    if not isinstance(value, str):
+        raise ValueError(f"ticker must be a string of {TICKER_RULE}")
+    ticker = value.strip().upper()
+    if not TICKER_RE.fullmatch(ticker):
+        raise ValueError(f"ticker must be {TICKER_RULE}")
+    return ticker
+
+
+class AnalysisRequest(BaseModel):
+    """Body of POST /api/analyses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ticker: str = Field(description=f"Stock symbol, {TICKER_RULE}; upper-cased.")
+
+    @field_validator("ticker", mode="before")
+    @classmethod
+    def _ticker(cls, value: object) -> str:
+        return normalize_ticker(value)
+
+
+class RetryPolicy(BaseModel):
+    first_retry_ms: int = Field(ge=1)
+    max_attempts: int = Field(ge=1)
+
+
+class AnalysisInput(BaseModel):
+    """The orchestration input; settings travel here because orchestrators read no environment."""
+
+    job_id: str
+    owner: str
+    ticker: str
+    created_at: datetime
+    deadline_seconds: int = Field(ge=1)
+    retry: RetryPolicy
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+    stage: Stage
+
+
+class Usage(BaseModel):
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Job(BaseModel):
+    """A job as stored in the `analyses` table and returned by GET /api/analyses/{id}."""
+
+    id: str
+    owner: str
+    ticker: str
+    status: JobStatus
+    stage: Stage
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    verdict: Verdict | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    grounding: Grounding | None = None
+    error: JobError | None = None
+    usage: Usage | None = None
+
+
+class StageUpdate(BaseModel):
+    """Input of the set_job_stage activity."""
+
+    job_id: str
+    owner: str
+    status: JobStatus
+    stage: Stage
+    at: datetime
+
+
+class FailJob(BaseModel):
+    """Input of the fail_job activity."""
+
+    job_id: str
+    owner: str
+    status: JobStatus = JobStatus.FAILED
+    error: JobError
+    at: datetime

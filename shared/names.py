@@ -1,0 +1,11 @@
+"""Function names, used by both the registrations and the callers, so a rename cannot drift."""
+
+ANALYSIS_ORCHESTRATOR = "analysis_orchestrator"
+
+SET_JOB_STAGE = "set_job_stage"
+FETCH_MARKET_DATA = "fetch_market_data"
+RUN_QUANT_ANALYST = "run_quant_analyst"
+RESEARCH_NEWS = "research_news"
+WRITE_MEMO = "write_memo"
+PERSIST_REPORT = "persist_report"
+FAIL_JOB = "fail_job"

@@ -1,0 +1,84 @@
+"""All settings in one place, read from the environment (app settings in Azure).
+
+Read through `get_settings()` inside handlers, never at import time. Secrets are SecretStr and
+have no defaults.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPORTS_CONTAINER = "reports"
+ANALYSES_TABLE = "analyses"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    # Storage: a connection string locally, identity-based service URIs in Azure.
+    storage_connection_string: str | None = Field(
+        default=None, validation_alias=AliasChoices("AzureWebJobsStorage")
+    )
+    storage_account_name: str | None = Field(
+        default=None, validation_alias=AliasChoices("AzureWebJobsStorage__accountName")
+    )
+    blob_service_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("AzureWebJobsStorage__blobServiceUri")
+    )
+    table_service_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("AzureWebJobsStorage__tableServiceUri")
+    )
+    storage_client_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("AzureWebJobsStorage__clientId")
+    )
+
+    market_data_provider: Literal["yfinance", "simulated"] = Field(
+        default="simulated", validation_alias="MARKET_DATA_PROVIDER"
+    )
+    news_provider: Literal["firecrawl", "yfinance", "none"] = Field(
+        default="none", validation_alias="NEWS_PROVIDER"
+    )
+    llm_provider: Literal["openai", "azure_openai", "offline"] = Field(
+        default="offline", validation_alias="LLM_PROVIDER"
+    )
+    simulated_latency_ms: int = Field(default=0, ge=0, validation_alias="SIMULATED_LATENCY_MS")
+
+    job_deadline_seconds: int = Field(default=600, ge=1, validation_alias="JOB_DEADLINE_SECONDS")
+    activity_max_attempts: int = Field(default=3, ge=1, validation_alias="ACTIVITY_MAX_ATTEMPTS")
+    activity_retry_first_ms: int = Field(
+        default=2000, ge=1, validation_alias="ACTIVITY_RETRY_FIRST_MS"
+    )
+    expose_durable_management_urls: bool = Field(
+        default=False, validation_alias="EXPOSE_DURABLE_MANAGEMENT_URLS"
+    )
+
+    # Live providers (issue 4); declared here so health can say whether they are complete.
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_model: str | None = Field(default=None, validation_alias="OPENAI_MODEL")
+    azure_openai_endpoint: str | None = Field(
+        default=None, validation_alias="AZURE_OPENAI_ENDPOINT"
+    )
+    azure_openai_deployment: str | None = Field(
+        default=None, validation_alias="AZURE_OPENAI_DEPLOYMENT"
+    )
+    firecrawl_api_key: SecretStr | None = Field(default=None, validation_alias="FIRECRAWL_API_KEY")
+
+    @property
+    def uses_identity_storage(self) -> bool:
+        return not self.storage_connection_string and bool(
+            self.storage_account_name or self.blob_service_uri or self.table_service_uri
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests that change the environment call this)."""
+    get_settings.cache_clear()

@@ -1,0 +1,39 @@
+"""News research: the configured provider's articles, kept as a work blob."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import azure.durable_functions as df
+
+from shared import names
+from shared.artifacts import ArtifactStore, work_blob
+from shared.evidence import NewsRequest, NewsResult, NewsSummary
+from shared.providers import news_provider
+from shared.settings import get_settings
+
+bp = df.Blueprint()
+log = logging.getLogger(__name__)
+
+
+def research(request: NewsRequest) -> NewsSummary:
+    artifacts = ArtifactStore()
+    name = work_blob(request.ticker, request.job_id, "news")
+    result = artifacts.read_model(name, NewsResult)
+    if result is None:
+        result = news_provider(get_settings()).search(request.ticker)
+        result = artifacts.write_model_once(name, result)
+    log.info("job %s: news %s, %d articles", request.job_id, result.status, len(result.articles))
+    return NewsSummary(
+        provider=result.provider,
+        status=result.status,
+        article_count=len(result.articles),
+        gaps=result.gaps,
+        artifact=name,
+    )
+
+
+@bp.activity_trigger(input_name="payload", activity=names.RESEARCH_NEWS)
+def research_news(payload: dict[str, Any]) -> dict[str, Any]:
+    return research(NewsRequest.model_validate(payload)).model_dump(mode="json")

@@ -1,0 +1,122 @@
+"""Persist: memo and evidence to the private container, then the job's completion and its
+report-log entry in one table transaction. Safe to run twice."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities.strategist import load_news, load_quant
+from shared import names
+from shared.artifacts import ArtifactStore, evidence_blob, memo_blob
+from shared.errors import StorageFailed
+from shared.evidence import Decision, NewsResult, PersistInput, PersistResult, QuantResult
+from shared.jobs import JobStore, log_row_key
+from shared.memo import evidence_hash, render_memo
+from shared.models import JobStatus, Stage, Usage
+
+bp = df.Blueprint()
+log = logging.getLogger(__name__)
+
+
+def evidence_document(
+    request: PersistInput, quant: QuantResult, news: NewsResult, decision: Decision
+) -> dict[str, Any]:
+    evidence = {
+        "quant": quant.model_dump(mode="json", exclude={"note", "usage"}),
+        "news": news.model_dump(mode="json"),
+    }
+    return {
+        "job_id": request.job_id,
+        "ticker": request.ticker,
+        "created_at": request.created_at.isoformat(),
+        "evidence_hash": evidence_hash(evidence),
+        **evidence,
+        "quant_note": quant.note.model_dump(mode="json") if quant.note else None,
+        "decision": decision.model_dump(mode="json"),
+    }
+
+
+def persist(request: PersistInput) -> PersistResult:
+    artifacts = ArtifactStore()
+    quant = load_quant(artifacts, request.quant_artifact)
+    news = load_news(artifacts, request.news_artifact, request.news_gaps)
+    decision = artifacts.read_model(request.decision_artifact, Decision)
+    if decision is None:
+        raise StorageFailed(f"decision {request.decision_artifact} is missing from storage")
+
+    document = evidence_document(request, quant, news, decision)
+    memo = render_memo(
+        job_id=request.job_id,
+        ticker=request.ticker,
+        created_at=request.created_at,
+        quant=quant,
+        news=news,
+        decision=decision,
+        evidence_hash=document["evidence_hash"],
+    )
+    evidence_name = evidence_blob(request.ticker, request.job_id)
+    memo_name = memo_blob(request.ticker, request.job_id)
+    artifacts.write_once(
+        evidence_name,
+        json.dumps(document, indent=2, ensure_ascii=False).encode(),
+        "application/json; charset=utf-8",
+    )
+    artifacts.write_once(memo_name, memo.encode(), "text/markdown; charset=utf-8")
+
+    usage = Usage(
+        llm_calls=quant.usage.llm_calls + decision.usage.llm_calls,
+        prompt_tokens=quant.usage.prompt_tokens + decision.usage.prompt_tokens,
+        completion_tokens=quant.usage.completion_tokens + decision.usage.completion_tokens,
+    )
+    store = JobStore()
+    current = store.get(request.owner, request.job_id)
+    if current is None:
+        raise StorageFailed(f"job {request.job_id} is missing from the analyses table")
+    completed = current.model_copy(
+        update={
+            "status": JobStatus.COMPLETED,
+            "stage": Stage.COMPLETED,
+            "completed_at": request.completed_at,
+            "verdict": decision.verdict,
+            "confidence": decision.confidence,
+            "grounding": decision.grounding,
+            "usage": usage,
+        }
+    )
+    log_entry = {
+        "PartitionKey": request.owner,
+        "RowKey": log_row_key(request.ticker, request.completed_at, request.job_id),
+        "JobId": request.job_id,
+        "Ticker": request.ticker,
+        "Verdict": decision.verdict.value,
+        "Confidence": decision.confidence,
+        "Grounding": decision.grounding.value,
+        "CompletedAt": request.completed_at,
+        "MemoBlob": memo_name,
+        "EvidenceBlob": evidence_name,
+        "EvidenceHash": document["evidence_hash"],
+    }
+    final = store.complete(completed, log_entry)
+    if final is None:
+        raise StorageFailed(f"job {request.job_id} vanished from the analyses table")
+    if final.status is JobStatus.COMPLETED:
+        log.info("job %s: memo stored at %s", request.job_id, memo_name)
+    else:
+        log.warning("job %s: not marked completed, it is %s", request.job_id, final.status)
+    return PersistResult(
+        job_status=final.status,
+        memo_blob=memo_name,
+        evidence_blob=evidence_name,
+        verdict=decision.verdict,
+        confidence=decision.confidence,
+    )
+
+
+
+@bp.activity_trigger(input_name="payload", activity=names.PERSIST_REPORT)
+def persist_report(payload: dict[str, Any]) -> dict[str, Any]:
+    return persist(PersistInput.model_validate(payload)).model_dump(mode="json")

@@ -1,0 +1,82 @@
+"""The Quant Analyst: metrics computed in code from the snapshots, then one note on them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import azure.durable_functions as df
+
+from shared import names
+from shared.artifacts import ArtifactStore, work_blob
+from shared.errors import StorageFailed
+from shared.evidence import MarketSnapshot, QuantInput, QuantResult, QuantSummary
+from shared.metrics import completeness, compute_metrics
+from shared.providers import writer
+from shared.settings import get_settings
+
+bp = df.Blueprint()
+log = logging.getLogger(__name__)
+
+
+def _load_snapshot(artifacts: ArtifactStore, name: str) -> MarketSnapshot:
+    snapshot = artifacts.read_model(name, MarketSnapshot)
+    if snapshot is None:
+        raise StorageFailed(f"market snapshot {name} is missing from storage")
+    return snapshot
+
+
+def summarize(result: QuantResult, artifact: str) -> QuantSummary:
+    score = result.completeness.score if result.completeness else 0.0
+    missing = result.completeness.missing if result.completeness else []
+    return QuantSummary(
+        outcome=result.outcome,
+        completeness_score=score,
+        missing=missing,
+        gaps=result.gaps,
+        artifact=artifact,
+    )
+
+
+def analyze(request: QuantInput) -> QuantSummary:
+    artifacts = ArtifactStore()
+    name = work_blob(request.ticker, request.job_id, "quant")
+    stored = artifacts.read_model(name, QuantResult)
+    if stored is not None:  # a re-run: the note was already written and paid for
+        return summarize(stored, name)
+
+    subject = _load_snapshot(artifacts, request.subject_artifact)
+    benchmark = (
+        _load_snapshot(artifacts, request.benchmark_artifact)
+        if request.benchmark_artifact
+        else None
+    )
+    gap_reason = "; ".join(g.message for g in request.benchmark_gaps) or None
+    metrics = compute_metrics(subject, benchmark, benchmark_gap_reason=gap_reason)
+    result = QuantResult(
+        ticker=request.ticker,
+        outcome="ok",
+        company_name=subject.name,
+        currency=subject.currency,
+        simulated=subject.simulated or bool(benchmark and benchmark.simulated),
+        market_source=subject.source,
+        metrics=metrics,
+        completeness=completeness(metrics),
+        gaps=list(request.benchmark_gaps),
+        ticker_series=subject.series,
+        benchmark_series=benchmark.series if benchmark else None,
+    )
+    author = writer(get_settings())
+    result.note = author.quant_note(result)
+    result = artifacts.write_model_once(name, result)
+    log.info(
+        "job %s: quant note by %s, completeness %.2f",
+        request.job_id, result.note.writer if result.note else "-", summarize(result, name)
+        .completeness_score,
+    )
+    return summarize(result, name)
+
+
+@bp.activity_trigger(input_name="payload", activity=names.RUN_QUANT_ANALYST)
+def run_quant_analyst(payload: dict[str, Any]) -> dict[str, Any]:
+    return analyze(QuantInput.model_validate(payload)).model_dump(mode="json")

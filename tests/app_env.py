@@ -1,0 +1,35 @@
+"""Environment for running the app's own code against the session's Azurite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from shared.settings import reset_settings
+from shared.storage import reset_storage_clients
+
+OFFLINE_SETTINGS = {
+    "MARKET_DATA_PROVIDER": "simulated",
+    "NEWS_PROVIDER": "none",
+    "LLM_PROVIDER": "offline",
+    "SIMULATED_LATENCY_MS": "0",
+    "ACTIVITY_RETRY_FIRST_MS": "50",
+    "ACTIVITY_MAX_ATTEMPTS": "3",
+    "JOB_DEADLINE_SECONDS": "120",
+}
+
+
+@contextmanager
+def app_settings(monkeypatch: pytest.MonkeyPatch, connection: str, **extra: str) -> Iterator[None]:
+    for key, value in {**OFFLINE_SETTINGS, **extra}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AzureWebJobsStorage", connection)
+    reset_settings()
+    reset_storage_clients()
+    try:
+        yield
+    finally:
+        reset_settings()
+        reset_storage_clients()

@@ -1,0 +1,1 @@
+"""HTTP routes: fixed paths, bodies parsed into models, errors as JSON with a stable code."""

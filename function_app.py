@@ -1,0 +1,23 @@
+"""The function app: one DFApp, one blueprint per module. Nothing else happens here."""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from activities import job_stage, market_data, news_research, persist, quant_analyst, strategist
+from api import analyses, health
+from orchestrators import analysis
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+for blueprint in (
+    analyses.bp,
+    health.bp,
+    analysis.bp,
+    job_stage.bp,
+    market_data.bp,
+    news_research.bp,
+    quant_analyst.bp,
+    strategist.bp,
+    persist.bp,
+):
+    app.register_functions(blueprint)

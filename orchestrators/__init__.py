@@ -1,0 +1,1 @@
+"""Orchestrators: plain generators that only yield Durable tasks."""

@@ -1,0 +1,278 @@
+"""The analysis orchestration: evidence fan-out, the strategist, persistence, under a deadline.
+
+Critical path: max(max(market, spy) + quant, news) + strategist + persist. The Quant Analyst is
+scheduled as soon as both market snapshots are in, without waiting for the news.
+Every wait races the deadline timer; any failure ends the job `failed` with its stage and code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from shared import names
+from shared.errors import describe_failure
+from shared.evidence import (
+    DataGap,
+    DecisionSummary,
+    MarketRequest,
+    MarketSummary,
+    MemoInput,
+    NewsRequest,
+    NewsSummary,
+    PersistInput,
+    PersistResult,
+    QuantInput,
+    QuantSummary,
+)
+from shared.models import AnalysisInput, FailJob, JobError, JobStatus, Stage, StageUpdate
+
+bp = df.Blueprint()
+
+BENCHMARK_SYMBOL = "SPY"
+STAGE_FAILURE_CODES = {
+    Stage.GATHERING_EVIDENCE: "market_data_unavailable",
+    Stage.WRITING_MEMO: "llm_failed",
+    Stage.PERSISTING: "storage_failed",
+}
+
+Steps = Generator[Any, Any, Any]
+
+
+class DeadlinePassed(Exception):
+    """The deadline timer won a race."""
+
+
+class JobEnded(Exception):
+    """A step ended the job with a typed outcome (unknown ticker, cancelled meanwhile)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _now(context: df.DurableOrchestrationContext) -> datetime:
+    now = context.current_utc_datetime
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+def _failed(task: Any) -> bool:
+    return isinstance(task.result, Exception)
+
+
+def race(context: df.DurableOrchestrationContext, task: Any, deadline: Any) -> Steps:
+    """Wait for `task` or the deadline; a failed task raises its error here."""
+    winner = yield context.task_any([task, deadline])
+    if winner is deadline:
+        raise DeadlinePassed()
+    if _failed(task):
+        raise task.result
+    return task.result
+
+
+def set_stage(
+    context: df.DurableOrchestrationContext,
+    job: AnalysisInput,
+    status: JobStatus,
+    stage: Stage,
+    deadline: Any,
+) -> Steps:
+    context.set_custom_status({"stage": stage.value, "status": status.value})
+    update = StageUpdate(
+        job_id=job.job_id, owner=job.owner, status=status, stage=stage, at=_now(context)
+    )
+    task = context.call_activity(names.SET_JOB_STAGE, update.model_dump(mode="json"))
+    row = yield from race(context, task, deadline)
+    if row is None or row.get("status") not in (JobStatus.RUNNING.value, status.value):
+        ended = row.get("status") if row else "missing"
+        raise JobEnded(ended or "missing", f"the job is {ended}; stopping")
+
+
+def gather_evidence(
+    context: df.DurableOrchestrationContext,
+    job: AnalysisInput,
+    retry: df.RetryOptions,
+    deadline: Any,
+) -> Steps:
+    """Market (ticker and SPY) and news in parallel; the Quant Analyst once both markets are in."""
+
+    def fetch(symbol: str) -> Any:
+        request = MarketRequest(job_id=job.job_id, ticker=job.ticker, symbol=symbol)
+        return context.call_activity_with_retry(
+            names.FETCH_MARKET_DATA, retry, request.model_dump(mode="json")
+        )
+
+    subject, benchmark = fetch(job.ticker), fetch(BENCHMARK_SYMBOL)
+    news = context.call_activity_with_retry(
+        names.RESEARCH_NEWS,
+        retry,
+        NewsRequest(job_id=job.job_id, ticker=job.ticker).model_dump(mode="json"),
+    )
+    pending: list[Any] = [subject, benchmark, news]
+    subject_summary: MarketSummary | None = None
+    benchmark_summary: MarketSummary | None = None
+    benchmark_gaps: list[DataGap] = []
+    benchmark_done = False
+    news_summary: NewsSummary | None = None
+    news_gaps: list[DataGap] = []
+    quant: Any = None
+    quant_summary: QuantSummary | None = None
+
+    while pending:
+        winner = yield context.task_any([*pending, deadline])
+        if winner is deadline:
+            raise DeadlinePassed()
+        pending.remove(winner)
+        if winner is subject:
+            if _failed(subject):
+                raise subject.result
+            subject_summary = MarketSummary.model_validate(subject.result)
+            if subject_summary.outcome == "unknown_ticker":
+                raise JobEnded("unknown_ticker", subject_summary.message or "unknown ticker")
+        elif winner is benchmark:
+            benchmark_done = True
+            if _failed(benchmark):
+                code, message = describe_failure(benchmark.result, "market_data_unavailable")
+                benchmark_gaps.append(DataGap(source="benchmark SPY", code=code, message=message))
+            else:
+                benchmark_summary = MarketSummary.model_validate(benchmark.result)
+                if benchmark_summary.outcome != "ok":
+                    benchmark_gaps.append(
+                        DataGap(
+                            source="benchmark SPY",
+                            code=benchmark_summary.outcome,
+                            message=benchmark_summary.message or "benchmark unavailable",
+                        )
+                    )
+                    benchmark_summary = None
+        elif winner is news:
+            if _failed(news):
+                code, message = describe_failure(news.result, "news_unavailable")
+                news_gaps.append(DataGap(source="news", code=code, message=message))
+            else:
+                news_summary = NewsSummary.model_validate(news.result)
+        elif winner is quant:
+            if _failed(quant):
+                raise quant.result
+            quant_summary = QuantSummary.model_validate(quant.result)
+
+        if quant is None and subject_summary is not None and benchmark_done:
+            assert subject_summary.artifact is not None
+            request = QuantInput(
+                job_id=job.job_id,
+                ticker=job.ticker,
+                subject_artifact=subject_summary.artifact,
+                benchmark_artifact=benchmark_summary.artifact if benchmark_summary else None,
+                benchmark_gaps=benchmark_gaps,
+            )
+            quant = context.call_activity_with_retry(
+                names.RUN_QUANT_ANALYST, retry, request.model_dump(mode="json")
+            )
+            pending.append(quant)
+
+    assert quant_summary is not None and quant_summary.artifact is not None
+    return quant_summary, news_summary, news_gaps
+
+
+def run_job(
+    context: df.DurableOrchestrationContext,
+    job: AnalysisInput,
+    deadline: Any,
+    progress: list[Stage],
+) -> Steps:
+    retry = df.RetryOptions(job.retry.first_retry_ms, job.retry.max_attempts)
+    yield from set_stage(context, job, JobStatus.RUNNING, Stage.GATHERING_EVIDENCE, deadline)
+    quant, news, news_gaps = yield from gather_evidence(context, job, retry, deadline)
+
+    progress.append(Stage.WRITING_MEMO)
+    yield from set_stage(context, job, JobStatus.RUNNING, Stage.WRITING_MEMO, deadline)
+    memo_input = MemoInput(
+        job_id=job.job_id,
+        owner=job.owner,
+        ticker=job.ticker,
+        quant_artifact=quant.artifact,
+        news_artifact=news.artifact if news else None,
+        news_gaps=news_gaps,
+    )
+    decision = DecisionSummary.model_validate(
+        (
+            yield from race(
+                context,
+                context.call_activity_with_retry(
+                    names.WRITE_MEMO, retry, memo_input.model_dump(mode="json")
+                ),
+                deadline,
+            )
+        )
+    )
+
+    progress.append(Stage.PERSISTING)
+    yield from set_stage(context, job, JobStatus.RUNNING, Stage.PERSISTING, deadline)
+    persist_input = PersistInput(
+        job_id=job.job_id,
+        owner=job.owner,
+        ticker=job.ticker,
+        created_at=job.created_at,
+        completed_at=_now(context),
+        quant_artifact=quant.artifact,
+        news_artifact=memo_input.news_artifact,
+        news_gaps=news_gaps,
+        decision_artifact=decision.artifact,
+    )
+    stored = PersistResult.model_validate(
+        (
+            yield from race(
+                context,
+                context.call_activity_with_retry(
+                    names.PERSIST_REPORT, retry, persist_input.model_dump(mode="json")
+                ),
+                deadline,
+            )
+        )
+    )
+    if stored.job_status is not JobStatus.COMPLETED:
+        raise JobEnded(stored.job_status.value, f"the job is {stored.job_status.value}")
+    return stored
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=names.ANALYSIS_ORCHESTRATOR)
+def analysis_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
+    job = AnalysisInput.model_validate(context.get_input())
+    deadline = context.create_timer(_now(context) + timedelta(seconds=job.deadline_seconds))
+    progress = [Stage.GATHERING_EVIDENCE]
+    try:
+        stored = yield from run_job(context, job, deadline, progress)
+    except DeadlinePassed:
+        code, message = "timeout", f"the job passed its deadline of {job.deadline_seconds}s"
+    except JobEnded as ended:
+        code, message = ended.code, ended.message
+    except Exception as exc:
+        # Durable surfaces an activity failure as a plain Exception; a subclass is our own bug.
+        default = STAGE_FAILURE_CODES[progress[-1]] if type(exc) is Exception else "internal_error"
+        code, message = describe_failure(exc, default)
+    else:
+        if not deadline.is_completed:
+            deadline.cancel()
+        context.set_custom_status({"stage": Stage.COMPLETED.value, "status": "completed"})
+        return {
+            "status": JobStatus.COMPLETED.value,
+            "verdict": stored.verdict.value,
+            "confidence": stored.confidence,
+            "memo_blob": stored.memo_blob,
+        }
+
+    if not deadline.is_completed:
+        deadline.cancel()
+    if code in (JobStatus.CANCELLED.value, JobStatus.COMPLETED.value):
+        context.set_custom_status({"stage": code, "status": code})
+        return {"status": code}
+    error = JobError(code=code, message=message, stage=progress[-1])
+    context.set_custom_status({"stage": Stage.FAILED.value, "status": "failed"})
+    failure = FailJob(job_id=job.job_id, owner=job.owner, error=error, at=_now(context))
+    retry = df.RetryOptions(job.retry.first_retry_ms, job.retry.max_attempts)
+    yield context.call_activity_with_retry(names.FAIL_JOB, retry, failure.model_dump(mode="json"))
+    return {"status": JobStatus.FAILED.value, "error": error.model_dump(mode="json")}

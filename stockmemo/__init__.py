@@ -1,0 +1,1 @@
+"""Command-line client for the research-memo API (`python -m stockmemo analyze TICKER`)."""

@@ -20,6 +20,8 @@ from shared.errors import ConfigurationError, StorageFailed
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER, Settings, get_settings
 
 T = TypeVar("T")
+# Fail fast enough for a 503 while storage is down; Durable's retry policy retries activities.
+CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 2, "connection_timeout": 5, "read_timeout": 30}
 _created: set[tuple[str, str]] = set()
 _created_lock = threading.Lock()
 
@@ -47,8 +49,8 @@ def _blob_service(
     connection: str | None, uri: str | None, client_id: str | None
 ) -> BlobServiceClient:
     if connection:
-        return BlobServiceClient.from_connection_string(connection)
-    return BlobServiceClient(str(uri), credential=_credential(client_id))
+        return BlobServiceClient.from_connection_string(connection, **CLIENT_OPTIONS)
+    return BlobServiceClient(str(uri), credential=_credential(client_id), **CLIENT_OPTIONS)
 
 
 @lru_cache(maxsize=4)
@@ -56,8 +58,8 @@ def _table_service(
     connection: str | None, uri: str | None, client_id: str | None
 ) -> TableServiceClient:
     if connection:
-        return TableServiceClient.from_connection_string(connection)
-    return TableServiceClient(str(uri), credential=_credential(client_id))
+        return TableServiceClient.from_connection_string(connection, **CLIENT_OPTIONS)
+    return TableServiceClient(str(uri), credential=_credential(client_id), **CLIENT_OPTIONS)
 
 
 def blob_service(settings: Settings | None = None) -> BlobServiceClient:

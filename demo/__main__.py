@@ -1,0 +1,71 @@
+"""Run one ticker end to end: Azurite, the local Durable host, and the CLI client.
+
+`python -m demo [TICKER]`. Providers default to the offline ones (simulated market data, no
+news, the rule-based writer); any setting already in the environment wins.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from devhost.azurite import Azurite, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_SETTINGS = {
+    "MARKET_DATA_PROVIDER": "simulated",
+    "NEWS_PROVIDER": "none",
+    "LLM_PROVIDER": "offline",
+    "SIMULATED_LATENCY_MS": "300",
+}
+
+
+def wait_until_up(url: str, host: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if host.poll() is not None:
+            raise SystemExit(f"the local host exited with {host.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"the local host did not answer {url} within {timeout}s")
+
+
+def main(argv: list[str]) -> int:
+    ticker = argv[0] if argv else "MSFT"
+    env = dict(os.environ)
+    for key, value in DEMO_SETTINGS.items():
+        env.setdefault(key, value)
+    with Azurite() as azurite:
+        env["AzureWebJobsStorage"] = azurite.connection_string
+        port = free_port()
+        api = f"http://127.0.0.1:{port}"
+        host = subprocess.Popen(
+            [sys.executable, "-m", "devhost", "serve", "--app", "function_app:app",
+             "--port", str(port), "--root", str(ROOT)],
+            cwd=ROOT, env=env,
+        )
+        try:
+            wait_until_up(f"{api}/api/health", host)
+            print(f"local host at {api}; Azurite blob port {azurite.blob_port}", file=sys.stderr)
+            return subprocess.call(
+                [sys.executable, "-m", "stockmemo", "analyze", ticker, "--api", api,
+                 "--wait", "300"],
+                cwd=ROOT, env=env,
+            )
+        finally:
+            host.terminate()
+            try:
+                host.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                host.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -37,7 +37,7 @@ def provider_checks(settings: Settings) -> dict[str, dict[str, Any]]:
     llm = settings.llm_provider
     llm_complete = {
         "offline": True,
-        "openai": settings.openai_api_key is not None and bool(settings.openai_model),
+        "openai": settings.openai_api_key is not None,
         "azure_openai": bool(settings.azure_openai_endpoint and settings.azure_openai_deployment),
     }[llm]
     return {

@@ -56,16 +56,38 @@ class Settings(BaseSettings):
         default=False, validation_alias="EXPOSE_DURABLE_MANAGEMENT_URLS"
     )
 
-    # Live providers (issue 4); declared here so health can say whether they are complete.
+    # Live market data and news.
+    benchmark_cache_seconds: int = Field(
+        default=900, ge=0, validation_alias="BENCHMARK_CACHE_SECONDS"
+    )
+    market_data_timeout_seconds: float = Field(
+        default=20, gt=0, validation_alias="MARKET_DATA_TIMEOUT_SECONDS"
+    )
+    firecrawl_api_key: SecretStr | None = Field(default=None, validation_alias="FIRECRAWL_API_KEY")
+    firecrawl_api_url: str | None = Field(default=None, validation_alias="FIRECRAWL_API_URL")
+    news_max_articles: int = Field(default=5, ge=1, le=10, validation_alias="NEWS_MAX_ARTICLES")
+    news_article_max_chars: int = Field(
+        default=1500, ge=200, le=5000, validation_alias="NEWS_ARTICLE_MAX_CHARS"
+    )
+    news_timeout_seconds: float = Field(default=30, gt=0, validation_alias="NEWS_TIMEOUT_SECONDS")
+
+    # The language model (two calls a memo).
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
-    openai_model: str | None = Field(default=None, validation_alias="OPENAI_MODEL")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    openai_model: str = Field(default="gpt-4o-mini", validation_alias="OPENAI_MODEL")
     azure_openai_endpoint: str | None = Field(
         default=None, validation_alias="AZURE_OPENAI_ENDPOINT"
     )
     azure_openai_deployment: str | None = Field(
         default=None, validation_alias="AZURE_OPENAI_DEPLOYMENT"
     )
-    firecrawl_api_key: SecretStr | None = Field(default=None, validation_alias="FIRECRAWL_API_KEY")
+    azure_openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias="AZURE_OPENAI_API_KEY"
+    )
+    openai_api_version: str = Field(default="2024-10-21", validation_alias="OPENAI_API_VERSION")
+    llm_timeout_seconds: float = Field(default=60, gt=0, validation_alias="LLM_TIMEOUT_SECONDS")
+    llm_max_tokens: int = Field(default=1200, ge=64, validation_alias="LLM_MAX_TOKENS")
+    llm_temperature: float = Field(default=0.0, ge=0, le=2, validation_alias="LLM_TEMPERATURE")
 
     @property
     def uses_identity_storage(self) -> bool:

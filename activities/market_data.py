@@ -1,21 +1,55 @@
-"""Fetch one symbol's market snapshot (the ticker or SPY) and keep it as a work blob."""
+"""Fetch one symbol's market snapshot (the ticker or SPY) and keep it as a work blob.
+
+The SPY benchmark is the same for every job, so its snapshot is also cached in the private
+`cache` container (`benchmark/SPY.json`) for BENCHMARK_CACHE_SECONDS and shared by concurrent
+jobs. The cache is an optimisation, never a reason to fail: a read or write that fails is
+logged and the job fetches (a failed fetch still raises). Concurrent refreshes are guarded by
+ETag, so an entry is only replaced by a job that read it; the loser keeps its own snapshot.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob import BlobClient, ContentSettings
+from pydantic import BaseModel, ValidationError
 
 from shared import names
 from shared.artifacts import ArtifactStore, work_blob
-from shared.errors import UnknownTicker
+from shared.errors import StockMemoError, UnknownTicker
 from shared.evidence import MarketRequest, MarketSnapshot, MarketSummary
+from shared.market.base import MarketDataProvider
 from shared.providers import market_data_provider
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
+from shared.storage import _ensure_once, blob_service
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
+
+BENCHMARK_SYMBOL = "SPY"
+CACHE_CONTAINER = "cache"
+
+
+class CachedSnapshot(BaseModel):
+    """A benchmark snapshot, the provider that fetched it, and when (the cache's clock)."""
+
+    provider: str
+    fetched_at: datetime
+    snapshot: MarketSnapshot
+
+
+def benchmark_blob(symbol: str) -> str:
+    return f"benchmark/{symbol}.json"
 
 
 def fetch(request: MarketRequest) -> MarketSummary:
@@ -24,9 +58,13 @@ def fetch(request: MarketRequest) -> MarketSummary:
     name = work_blob(request.ticker, request.job_id, f"market_{request.symbol}")
     stored = artifacts.read_model(name, MarketSnapshot)
     if stored is None:
-        provider = market_data_provider(get_settings())
+        settings = get_settings()
+        provider = market_data_provider(settings)
         try:
-            snapshot = provider.fetch(request.symbol)
+            if request.symbol == BENCHMARK_SYMBOL:
+                snapshot = _benchmark(provider, settings, request)
+            else:
+                snapshot = provider.fetch(request.symbol)
         except UnknownTicker as exc:
             log.info("job %s: %s unknown to %s", request.job_id, request.symbol, provider.name)
             return MarketSummary(
@@ -37,6 +75,77 @@ def fetch(request: MarketRequest) -> MarketSummary:
             )
         stored = artifacts.write_model_once(name, snapshot)
     return MarketSummary(outcome="ok", symbol=request.symbol, source=stored.source, artifact=name)
+
+
+def _benchmark(
+    provider: MarketDataProvider, settings: Settings, request: MarketRequest
+) -> MarketSnapshot:
+    """The cached benchmark snapshot while fresh, else a new fetch that refreshes the cache."""
+    ttl = timedelta(seconds=settings.benchmark_cache_seconds)
+    if ttl <= timedelta(0):
+        return provider.fetch(request.symbol)
+    blob = _cache_blob(request.symbol, request.job_id)
+    cached, etag = _read_cache(blob, request.job_id)
+    if cached is not None and cached.provider == provider.name:
+        age = datetime.now(UTC) - cached.fetched_at
+        if timedelta(0) <= age < ttl:
+            log.info(
+                "job %s: %s from the benchmark cache (%.0f s old)",
+                request.job_id, request.symbol, age.total_seconds(),
+            )
+            return cached.snapshot
+    snapshot = provider.fetch(request.symbol)
+    entry = CachedSnapshot(provider=provider.name, fetched_at=datetime.now(UTC), snapshot=snapshot)
+    if blob is not None:
+        _write_cache(blob, entry, etag, request.job_id)
+    return snapshot
+
+
+def _cache_blob(symbol: str, job_id: str) -> BlobClient | None:
+    try:
+        container = blob_service().get_container_client(CACHE_CONTAINER)
+        _ensure_once("container", CACHE_CONTAINER, container.create_container)
+        return container.get_blob_client(benchmark_blob(symbol))
+    except (AzureError, StockMemoError) as exc:
+        log.warning("job %s: benchmark cache unavailable (%s)", job_id, type(exc).__name__)
+        return None
+
+
+def _read_cache(blob: BlobClient | None, job_id: str) -> tuple[CachedSnapshot | None, str | None]:
+    """(entry, etag); (None, None) when there is no entry, (None, etag) when it is unreadable."""
+    if blob is None:
+        return None, None
+    try:
+        download = blob.download_blob()
+        data, etag = download.readall(), download.properties.etag
+    except ResourceNotFoundError:
+        return None, None
+    except (AzureError, StockMemoError) as exc:
+        log.warning("job %s: benchmark cache read failed (%s)", job_id, type(exc).__name__)
+        return None, None
+    try:
+        return CachedSnapshot.model_validate_json(data), etag
+    except ValidationError:
+        log.warning("job %s: benchmark cache entry %s is unreadable", job_id, blob.blob_name)
+        return None, etag
+
+
+def _write_cache(blob: BlobClient, entry: CachedSnapshot, etag: str | None, job_id: str) -> None:
+    """Create the entry, or replace the one read (ETag); a concurrent refresh wins."""
+    conditions: dict[str, Any] = (
+        {"overwrite": True, "etag": etag, "match_condition": MatchConditions.IfNotModified}
+        if etag else {"overwrite": False}
+    )
+    try:
+        blob.upload_blob(
+            entry.model_dump_json().encode("utf-8"),
+            content_settings=ContentSettings(content_type="application/json; charset=utf-8"),
+            **conditions,
+        )
+    except (ResourceExistsError, ResourceModifiedError):
+        log.info("job %s: another job refreshed the benchmark cache first", job_id)
+    except (AzureError, StockMemoError) as exc:
+        log.warning("job %s: benchmark cache write failed (%s)", job_id, type(exc).__name__)
 
 
 @bp.activity_trigger(input_name="payload", activity=names.FETCH_MARKET_DATA)

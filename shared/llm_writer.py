@@ -1,0 +1,121 @@
+"""The language-model writer: the Quant Analyst and the Investment Strategist, gated.
+
+Each agent is one structured call. Its prose then goes through `shared.grounding`; when the gate
+finds violations the agent gets ONE regeneration, with the violations listed in an extra user
+message. A memo whose two drafts are grounded therefore costs two calls, and at most four.
+
+- Decision: clean → `GROUNDED`; still failing after the regeneration → `UNGROUNDED` with the
+  violations, its confidence clamped into [0, completeness] so the model stays valid (the
+  strategist activity caps it again, whoever wrote it).
+- Quant note: `QuantNote` has no grounding field, so a note still failing is kept, its last red
+  flag says so (`NOTE_UNGROUNDED_FLAG`), and `last_note_violations` holds the violations.
+
+Usage (calls and tokens the API reported; nothing for a cache hit) is added to
+`QuantResult.usage` by `quant_note` and set on `Decision.usage` by `decide`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from shared.evidence import Decision, NewsResult, QuantNote, QuantResult
+from shared.grounding import check_decision, check_quant_note
+from shared.llm import prompts
+from shared.llm.client import LlmClient, Message, add_usage, llm_client
+from shared.llm.schemas import DecisionDraft, QuantNoteDraft
+from shared.models import Grounding, Usage, Verdict
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+D = TypeVar("D", bound=BaseModel)
+
+NOTE_UNGROUNDED_FLAG = (
+    "Grounding check failed after one regeneration: this note contains numbers or citations "
+    "that are not in the evidence ({violations})."
+)
+
+
+class LlmWriter:
+    """The `shared.providers.Writer` backed by the configured model; `name` is the model."""
+
+    def __init__(self, settings: Settings, *, client: LlmClient | None = None) -> None:
+        self._client = client if client is not None else llm_client(settings)
+        self.name = self._client.model
+        self.last_note_violations: list[str] = []
+
+    def quant_note(self, result: QuantResult) -> QuantNote:
+        draft, violations, usage = self._write(
+            prompts.quant_messages(result),
+            QuantNoteDraft,
+            purpose="quant_note",
+            check=lambda d: check_quant_note(d, result),
+        )
+        result.usage = add_usage(result.usage, usage)
+        self.last_note_violations = violations
+        red_flags = list(draft.red_flags)
+        if violations:
+            red_flags.append(NOTE_UNGROUNDED_FLAG.format(violations="; ".join(violations)))
+        return QuantNote(
+            text=draft.text,
+            red_flags=red_flags,
+            cited_metrics=_unique(draft.cited_metrics),
+            writer=self.name,
+        )
+
+    def decide(self, result: QuantResult, news: NewsResult) -> Decision:
+        draft, violations, usage = self._write(
+            prompts.strategist_messages(result, news),
+            DecisionDraft,
+            purpose="decision",
+            check=lambda d: check_decision(d, result, news),
+        )
+        cap = result.completeness.score if result.completeness is not None else 0.0
+        return Decision(
+            verdict=Verdict(draft.verdict),
+            confidence=max(0.0, min(draft.confidence, cap, 1.0)),
+            thesis=draft.thesis,
+            risks=list(draft.risks),
+            cited_metrics=_unique(draft.cited_metrics),
+            cited_articles=_unique(draft.cited_articles),
+            writer=self.name,
+            grounding=Grounding.UNGROUNDED if violations else Grounding.GROUNDED,
+            violations=violations,
+            usage=usage,
+        )
+
+    def _write(
+        self,
+        messages: list[Message],
+        schema: type[D],
+        *,
+        purpose: str,
+        check: Callable[[D], list[str]],
+    ) -> tuple[D, list[str], Usage]:
+        """A draft, its remaining violations, and the usage of the one or two calls."""
+        draft, first = self._client.complete_structured(messages, schema, purpose=purpose)
+        violations = check(draft)
+        if not violations:
+            return draft, [], first.billed()
+        log.warning(
+            "llm %s: %d grounding violation(s); regenerating once", purpose, len(violations)
+        )
+        retry = prompts.regeneration_messages(messages, draft.model_dump_json(), violations)
+        draft, second = self._client.complete_structured(
+            retry, schema, purpose=f"{purpose}_regeneration"
+        )
+        violations = check(draft)
+        if violations:
+            log.warning(
+                "llm %s: still %d grounding violation(s) after regenerating",
+                purpose, len(violations),
+            )
+        return draft, violations, add_usage(first.billed(), second.billed())
+
+
+def _unique(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))

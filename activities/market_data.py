@@ -31,13 +31,12 @@ from shared.evidence import MarketRequest, MarketSnapshot, MarketSummary
 from shared.market.base import MarketDataProvider
 from shared.providers import market_data_provider
 from shared.settings import Settings, get_settings
-from shared.storage import _ensure_once, blob_service
+from shared.storage import cache_container
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
 
 BENCHMARK_SYMBOL = "SPY"
-CACHE_CONTAINER = "cache"
 
 
 class CachedSnapshot(BaseModel):
@@ -103,9 +102,7 @@ def _benchmark(
 
 def _cache_blob(symbol: str, job_id: str) -> BlobClient | None:
     try:
-        container = blob_service().get_container_client(CACHE_CONTAINER)
-        _ensure_once("container", CACHE_CONTAINER, container.create_container)
-        return container.get_blob_client(benchmark_blob(symbol))
+        return cache_container().get_blob_client(benchmark_blob(symbol))
     except (AzureError, StockMemoError) as exc:
         log.warning("job %s: benchmark cache unavailable (%s)", job_id, type(exc).__name__)
         return None

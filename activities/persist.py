@@ -13,7 +13,14 @@ from activities.strategist import load_news, load_quant
 from shared import names
 from shared.artifacts import ArtifactStore, evidence_blob, memo_blob
 from shared.errors import StorageFailed
-from shared.evidence import Decision, NewsResult, PersistInput, PersistResult, QuantResult
+from shared.evidence import (
+    Decision,
+    NewsResult,
+    PersistInput,
+    PersistResult,
+    QuantResult,
+    overall_grounding,
+)
 from shared.jobs import JobStore, log_row_key
 from shared.memo import evidence_hash, render_memo
 from shared.models import JobStatus, Stage, Usage
@@ -48,6 +55,7 @@ def persist(request: PersistInput) -> PersistResult:
     if decision is None:
         raise StorageFailed(f"decision {request.decision_artifact} is missing from storage")
 
+    decision = decision.model_copy(update={"grounding": overall_grounding(quant.note, decision)})
     document = evidence_document(request, quant, news, decision)
     memo = render_memo(
         job_id=request.job_id,

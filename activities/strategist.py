@@ -17,6 +17,7 @@ from shared.evidence import (
     MemoInput,
     NewsResult,
     QuantResult,
+    overall_grounding,
 )
 from shared.providers import writer
 from shared.settings import get_settings
@@ -53,9 +54,9 @@ def cap_confidence(decision: Decision, quant: QuantResult) -> Decision:
 def decide(request: MemoInput) -> DecisionSummary:
     artifacts = ArtifactStore()
     name = work_blob(request.ticker, request.job_id, "decision")
+    quant = load_quant(artifacts, request.quant_artifact)
     decision = artifacts.read_model(name, Decision)
     if decision is None:
-        quant = load_quant(artifacts, request.quant_artifact)
         news = load_news(artifacts, request.news_artifact, request.news_gaps)
         decision = cap_confidence(writer(get_settings()).decide(quant, news), quant)
         decision = artifacts.write_model_once(name, decision)
@@ -66,7 +67,7 @@ def decide(request: MemoInput) -> DecisionSummary:
     return DecisionSummary(
         verdict=decision.verdict,
         confidence=decision.confidence,
-        grounding=decision.grounding,
+        grounding=overall_grounding(quant.note, decision),
         artifact=name,
     )
 

@@ -124,6 +124,8 @@ class QuantNote(BaseModel):
     red_flags: list[str]
     cited_metrics: list[str]
     writer: str
+    grounding: Grounding = Grounding.NOT_APPLICABLE
+    violations: list[str] = []
 
 
 class QuantResult(BaseModel):
@@ -225,6 +227,16 @@ class QuantInput(BaseModel):
     subject_artifact: str
     benchmark_artifact: str | None = None
     benchmark_gaps: list[DataGap] = []
+
+
+def overall_grounding(note: QuantNote | None, decision: Decision) -> Grounding:
+    """The memo's grounding: ungrounded if either model output is; grounded only if both are."""
+    states = {decision.grounding, note.grounding if note else Grounding.NOT_APPLICABLE}
+    if Grounding.UNGROUNDED in states:
+        return Grounding.UNGROUNDED
+    if Grounding.GROUNDED in states:
+        return Grounding.GROUNDED
+    return Grounding.NOT_APPLICABLE
 
 
 class MemoInput(BaseModel):

@@ -7,8 +7,8 @@ message. A memo whose two drafts are grounded therefore costs two calls, and at 
 - Decision: clean → `GROUNDED`; still failing after the regeneration → `UNGROUNDED` with the
   violations, its confidence clamped into [0, completeness] so the model stays valid (the
   strategist activity caps it again, whoever wrote it).
-- Quant note: `QuantNote` has no grounding field, so a note still failing is kept, its last red
-  flag says so (`NOTE_UNGROUNDED_FLAG`), and `last_note_violations` holds the violations.
+- Quant note: the same rule; a note still failing is kept as `UNGROUNDED` with its violations,
+  and the memo lists them.
 
 Usage (calls and tokens the API reported; nothing for a cache hit) is added to
 `QuantResult.usage` by `quant_note` and set on `Decision.usage` by `decide`.
@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 
 D = TypeVar("D", bound=BaseModel)
 
-NOTE_UNGROUNDED_FLAG = (
-    "Grounding check failed after one regeneration: this note contains numbers or citations "
-    "that are not in the evidence ({violations})."
-)
 
 
 class LlmWriter:
@@ -46,7 +42,6 @@ class LlmWriter:
     def __init__(self, settings: Settings, *, client: LlmClient | None = None) -> None:
         self._client = client if client is not None else llm_client(settings)
         self.name = self._client.model
-        self.last_note_violations: list[str] = []
 
     def quant_note(self, result: QuantResult) -> QuantNote:
         draft, violations, usage = self._write(
@@ -56,15 +51,13 @@ class LlmWriter:
             check=lambda d: check_quant_note(d, result),
         )
         result.usage = add_usage(result.usage, usage)
-        self.last_note_violations = violations
-        red_flags = list(draft.red_flags)
-        if violations:
-            red_flags.append(NOTE_UNGROUNDED_FLAG.format(violations="; ".join(violations)))
         return QuantNote(
             text=draft.text,
-            red_flags=red_flags,
+            red_flags=list(draft.red_flags),
             cited_metrics=_unique(draft.cited_metrics),
             writer=self.name,
+            grounding=Grounding.UNGROUNDED if violations else Grounding.GROUNDED,
+            violations=violations,
         )
 
     def decide(self, result: QuantResult, news: NewsResult) -> Decision:

@@ -35,8 +35,8 @@ _NO_NEWS = {
 }
 
 _GROUNDING = {
-    Grounding.GROUNDED: "grounded (every cited metric and article exists in the evidence)",
-    Grounding.UNGROUNDED: "UNGROUNDED (the decision cites evidence that does not exist)",
+    Grounding.GROUNDED: "grounded (every number and citation matches the evidence)",
+    Grounding.UNGROUNDED: "UNGROUNDED (the text failed the grounding check; see the violations)",
     Grounding.NOT_APPLICABLE: "not applicable (written by rules, no model output to check)",
 }
 
@@ -116,6 +116,11 @@ def _quant_section(quant: QuantResult) -> list[str]:
         blocks.append("Red flags:\n\n" + "\n".join(f"- {_line(f)}" for f in note.red_flags))
     else:
         blocks.append("Red flags: none raised.")
+    if note.violations:
+        blocks.append(
+            "**This note failed the grounding check** after one regeneration:\n\n"
+            + "\n".join(f"- {_line(v)}" for v in note.violations)
+        )
     return blocks
 
 

@@ -42,9 +42,9 @@ def market_data_provider(settings: Settings) -> MarketDataProvider:
         from shared.market.simulated import SimulatedMarketData
 
         return SimulatedMarketData(latency_ms=settings.simulated_latency_ms)
-    raise ConfigurationError(
-        f"MARKET_DATA_PROVIDER={settings.market_data_provider} is not available in this build"
-    )
+    from shared.market.yfinance_provider import YFinanceMarketData
+
+    return YFinanceMarketData(timeout=settings.market_data_timeout_seconds)
 
 
 def news_provider(settings: Settings) -> NewsProvider:
@@ -52,12 +52,30 @@ def news_provider(settings: Settings) -> NewsProvider:
         from shared.news.disabled import NoNews
 
         return NoNews()
-    raise ConfigurationError(
-        f"NEWS_PROVIDER={settings.news_provider} is not available in this build"
+    if settings.news_provider == "yfinance":
+        from shared.news.yfinance_news import YFinanceNews
+
+        return YFinanceNews(
+            max_articles=settings.news_max_articles,
+            max_chars=settings.news_article_max_chars,
+            timeout=settings.market_data_timeout_seconds,
+        )
+    from shared.news.firecrawl_news import FirecrawlNews
+
+    if settings.firecrawl_api_key is None:
+        raise ConfigurationError("NEWS_PROVIDER=firecrawl needs FIRECRAWL_API_KEY")
+    return FirecrawlNews(
+        api_key=settings.firecrawl_api_key.get_secret_value(),
+        api_url=settings.firecrawl_api_url,
+        max_articles=settings.news_max_articles,
+        max_chars=settings.news_article_max_chars,
+        timeout=settings.news_timeout_seconds,
     )
 
 
 def writer(settings: Settings) -> Writer:
     if settings.llm_provider == "offline":
         return OfflineWriter()
-    raise ConfigurationError(f"LLM_PROVIDER={settings.llm_provider} is not available in this build")
+    from shared.llm_writer import LlmWriter
+
+    return LlmWriter(settings)

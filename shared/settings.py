@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPORTS_CONTAINER = "reports"
+CACHE_CONTAINER = "cache"
 ANALYSES_TABLE = "analyses"
 
 

@@ -17,7 +17,13 @@ from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from shared.errors import ConfigurationError, StorageFailed
-from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER, Settings, get_settings
+from shared.settings import (
+    ANALYSES_TABLE,
+    CACHE_CONTAINER,
+    REPORTS_CONTAINER,
+    Settings,
+    get_settings,
+)
 
 T = TypeVar("T")
 # Fail fast enough for a 503 while storage is down; Durable's retry policy retries activities.
@@ -93,6 +99,14 @@ def reports_container() -> ContainerClient:
     container = blob_service().get_container_client(REPORTS_CONTAINER)
     with storage_errors("create reports container"):
         _ensure_once("container", REPORTS_CONTAINER, lambda: container.create_container())
+    return container
+
+
+def cache_container() -> ContainerClient:
+    """The private `cache` container: the shared SPY snapshot and LLM answers."""
+    container = blob_service().get_container_client(CACHE_CONTAINER)
+    with storage_errors("create cache container"):
+        _ensure_once("container", CACHE_CONTAINER, lambda: container.create_container())
     return container
 
 

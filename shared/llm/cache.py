@@ -21,11 +21,11 @@ from azure.storage.blob import ContainerClient, ContentSettings
 from pydantic import BaseModel, ValidationError
 
 from shared.errors import StockMemoError
-from shared.storage import _ensure_once, blob_service
+from shared.storage import cache_container
 
 log = logging.getLogger(__name__)
 
-CACHE_CONTAINER = "cache"
+
 CACHE_PREFIX = "llm"
 # Bump when the stored shape or the meaning of a key changes: old entries are then ignored.
 CACHE_FORMAT = 1
@@ -78,9 +78,7 @@ class ResponseCache:
     @property
     def container(self) -> ContainerClient:
         if self._container is None:
-            container = blob_service().get_container_client(CACHE_CONTAINER)
-            _ensure_once("container", CACHE_CONTAINER, container.create_container)
-            self._container = container
+            self._container = cache_container()
         return self._container
 
     def get(self, key: str) -> CachedCompletion | None:

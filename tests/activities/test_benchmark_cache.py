@@ -17,7 +17,6 @@ from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient
 
 from activities.market_data import (
     BENCHMARK_SYMBOL,
-    CACHE_CONTAINER,
     CachedSnapshot,
     benchmark_blob,
     fetch,
@@ -27,6 +26,7 @@ from shared.artifacts import ArtifactStore
 from shared.errors import MarketDataUnavailable
 from shared.evidence import MarketRequest, MarketSnapshot
 from shared.market.simulated import SimulatedMarketData
+from shared.settings import CACHE_CONTAINER
 from tests.app_env import app_settings
 
 TTL_SECONDS = 900

@@ -159,7 +159,8 @@ def test_golden_case(case: str, standin: OpenAIStandIn) -> None:
             {
                 "quant_note_drafts": [check_quant_note(d, bare) for d in note_drafts],
                 "decision_drafts": [check_decision(d, quant, news) for d in decision_drafts],
-                "note_violations": writer.last_note_violations,
+                "note_violations": quant.note.violations,
+                "note_grounding": quant.note.grounding,
                 "decision": {
                     "verdict": decision.verdict,
                     "confidence": decision.confidence,

@@ -1,0 +1,134 @@
+"""One orchestration instance: its history, the work it scheduled, and its checkpoint form."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from devhost.history import Event, completed_task_ids, parse_timestamp, timestamp
+from devhost.replay import Action
+from devhost.status import RuntimeStatus, StatusView
+
+DOCUMENT_VERSION = 1
+
+
+@dataclass
+class RetryGroup:
+    """A `call_activity_with_retry`: attempts so far, counted as the SDK's RetryAbleTask does."""
+
+    name: str
+    input: str | None
+    first_retry_ms: int
+    max_attempts: int
+    attempts: int = 1
+
+
+@dataclass
+class Task:
+    """An activity attempt or a timer, by the sequence id the SDK gave it."""
+
+    task_id: int
+    kind: str  # "activity" | "timer"
+    name: str | None = None
+    input: str | None = None
+    fire_at: str | None = None
+    retry_group: int | None = None
+    cancelled: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None and v is not False}
+
+
+@dataclass
+class Instance:
+    instance_id: str
+    execution_id: str
+    name: str
+    input_raw: str | None
+    status: RuntimeStatus
+    created: datetime
+    updated: datetime
+    output_raw: str | None = None
+    custom_status_raw: str | None = None
+    history: list[Event] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    action_task_ids: list[int] = field(default_factory=list)
+    tasks: dict[int, Task] = field(default_factory=dict)
+    retry_groups: dict[int, RetryGroup] = field(default_factory=dict)
+    next_id: int = 0
+    # In memory only: undelivered events, outcomes already queued, timers armed.
+    inbox: list[Event] = field(default_factory=list)
+    delivered: set[int] = field(default_factory=set)
+    timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    draining: bool = False
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    def view(self, with_history: bool) -> StatusView:
+        return StatusView(
+            name=self.name,
+            instance_id=self.instance_id,
+            status=self.status,
+            input_raw=self.input_raw,
+            output_raw=self.output_raw,
+            custom_status_raw=self.custom_status_raw,
+            created=self.created,
+            updated=self.updated,
+            history=list(self.history) if with_history else None,
+        )
+
+    def open_tasks(self) -> list[Task]:
+        """Scheduled work whose outcome is not in the history yet (to re-dispatch on resume)."""
+        done = completed_task_ids(self.history)
+        return [t for t in self.tasks.values() if t.task_id not in done]
+
+    def to_document(self, pending_start: Event | None) -> dict[str, Any]:
+        return {
+            "version": DOCUMENT_VERSION,
+            "instanceId": self.instance_id,
+            "executionId": self.execution_id,
+            "name": self.name,
+            "input": self.input_raw,
+            "runtimeStatus": self.status.value,
+            "createdTime": timestamp(self.created),
+            "lastUpdatedTime": timestamp(self.updated),
+            "output": self.output_raw,
+            "customStatus": self.custom_status_raw,
+            "history": self.history,
+            "actions": [a.to_json() for a in self.actions],
+            "actionTaskIds": self.action_task_ids,
+            "tasks": [t.to_json() for t in self.tasks.values()],
+            "retryGroups": {str(k): v.__dict__ for k, v in self.retry_groups.items()},
+            "nextId": self.next_id,
+            "pendingStart": pending_start,
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> Instance:
+        instance = cls(
+            instance_id=doc["instanceId"],
+            execution_id=doc["executionId"],
+            name=doc["name"],
+            input_raw=doc.get("input"),
+            status=RuntimeStatus(doc["runtimeStatus"]),
+            created=parse_timestamp(doc["createdTime"]),
+            updated=parse_timestamp(doc["lastUpdatedTime"]),
+            output_raw=doc.get("output"),
+            custom_status_raw=doc.get("customStatus"),
+            history=list(doc.get("history") or []),
+            actions=[Action.from_json(a) for a in doc.get("actions") or []],
+            action_task_ids=list(doc.get("actionTaskIds") or []),
+            tasks={t["task_id"]: Task(**t) for t in doc.get("tasks") or []},
+            retry_groups={
+                int(k): RetryGroup(**v) for k, v in (doc.get("retryGroups") or {}).items()
+            },
+            next_id=int(doc.get("nextId") or 0),
+        )
+        if doc.get("pendingStart"):
+            instance.inbox.append(doc["pendingStart"])
+        return instance

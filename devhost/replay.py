@@ -1,0 +1,187 @@
+"""One orchestrator episode through the SDK's own replay engine, and what came out of it.
+
+History events go in as the context JSON the extension sends; the SDK answers with its state
+(`isDone`, `actions`, `output`, `customStatus`) or raises with `$OutOfProcData$:<state>`. Actions
+are flattened (compound `task_all`/`task_any` wrappers removed) into the order in which the SDK
+gives out sequence ids, so action #k is the k-th id-bearing task the orchestrator ever scheduled.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from azure.durable_functions.models.actions.ActionType import ActionType
+
+from devhost.history import Event
+from devhost.registry import OrchestratorFunction
+from devhost.worker import run_orchestrator
+
+OUT_OF_PROC_LABEL = "\n\n$OutOfProcData$:"
+COMPOUND = (ActionType.WHEN_ALL, ActionType.WHEN_ANY)
+SUPPORTED = (ActionType.CALL_ACTIVITY, ActionType.CALL_ACTIVITY_WITH_RETRY, ActionType.CREATE_TIMER)
+KIND_NAMES = {
+    ActionType.CALL_ACTIVITY: "CallActivity",
+    ActionType.CALL_ACTIVITY_WITH_RETRY: "CallActivityWithRetry",
+    ActionType.CALL_SUB_ORCHESTRATOR: "CallSubOrchestrator",
+    ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY: "CallSubOrchestratorWithRetry",
+    ActionType.CONTINUE_AS_NEW: "ContinueAsNew",
+    ActionType.CREATE_TIMER: "CreateTimer",
+    ActionType.WAIT_FOR_EXTERNAL_EVENT: "WaitForExternalEvent",
+    ActionType.CALL_ENTITY: "CallEntity",
+    ActionType.CALL_HTTP: "CallHttp",
+    ActionType.SIGNAL_ENTITY: "SignalEntity",
+}
+_SHOWN = 200
+_HISTORY_EVENT_MODULE = "azure.durable_functions.models.history.HistoryEvent"
+_PARSED_TIMESTAMPS = 1 << 16
+
+
+def memoize_sdk_timestamps() -> None:
+    """Cache the SDK's timestamp parser (dateutil's `parse`, a pure function of our full ISO
+    strings). Each replay re-reads every event's timestamp, which is ~85% of a replay's time;
+    the cache returns the very same datetime objects, so replays see identical values."""
+    module: Any = importlib.import_module(_HISTORY_EVENT_MODULE)
+    parse = module.dt_parse
+    if not hasattr(parse, "cache_info"):
+        module.dt_parse = functools.lru_cache(maxsize=_PARSED_TIMESTAMPS)(parse)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One scheduled unit of work, as compared between replays."""
+
+    kind: int
+    name: str | None = None
+    input: str | None = None
+    fire_at: str | None = None
+    cancelled: bool = False
+    first_retry_ms: int | None = None
+    max_attempts: int | None = None
+
+    @property
+    def kind_name(self) -> str:
+        return KIND_NAMES.get(ActionType(self.kind), f"action type {self.kind}")
+
+    @property
+    def supported(self) -> bool:
+        return self.kind in SUPPORTED
+
+    @property
+    def is_timer(self) -> bool:
+        return self.kind == ActionType.CREATE_TIMER
+
+    def same_work(self, other: Action) -> bool:
+        """Type, name and input; for timers fireAt (cancelling one is not a divergence)."""
+        if self.is_timer or other.is_timer:
+            return self.kind == other.kind and self.fire_at == other.fire_at
+        return (self.kind, self.name, self.input) == (other.kind, other.name, other.input)
+
+    def describe(self) -> str:
+        if self.is_timer:
+            return f"CreateTimer firing at {self.fire_at}"
+        text = self.input if self.input is not None else "null"
+        if len(text) > _SHOWN:
+            text = text[:_SHOWN] + "..."
+        label = f"{self.kind_name} '{self.name}'" if self.name else self.kind_name
+        return f"{label} with input {text}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None and v is not False}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Action:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    actions: list[Action]
+    done: bool = False
+    output_json: str | None = None
+    error: str | None = None
+    custom_status_json: str | None = None
+
+
+def context_json(instance_id: str, history: list[Event], input_raw: str | None) -> str:
+    """The orchestration trigger payload; `input` is the input's JSON text, as the host sends."""
+    orchestration_input = None if input_raw is None else json.loads(input_raw)
+    return json.dumps(
+        {
+            "history": history,
+            "input": orchestration_input,
+            "instanceId": instance_id,
+            "isReplaying": False,
+            "parentInstanceId": None,
+            "upperSchemaVersion": 1,
+        }
+    )
+
+
+def flatten(actions: list[Any]) -> list[Action]:
+    flat: list[Action] = []
+    for item in actions:
+        if isinstance(item, list):
+            flat.extend(flatten(item))
+            continue
+        kind = int(item["actionType"])
+        if kind in COMPOUND:
+            flat.extend(flatten(item.get("compoundActions") or []))
+            continue
+        retry = item.get("retryOptions") or {}
+        flat.append(
+            Action(
+                kind=kind,
+                name=item.get("functionName") or item.get("name"),
+                input=item.get("input"),
+                fire_at=item.get("fireAt"),
+                cancelled=bool(item.get("isCanceled", False)),
+                first_retry_ms=retry.get("firstRetryIntervalInMilliseconds"),
+                max_attempts=retry.get("maxNumberOfAttempts"),
+            )
+        )
+    return flat
+
+
+def _result(state: dict[str, Any], error: str | None = None) -> EpisodeResult:
+    custom = state.get("customStatus")
+    return EpisodeResult(
+        actions=flatten(state.get("actions") or []),
+        done=bool(state.get("isDone")) and error is None,
+        output_json=json.dumps(state["output"]) if "output" in state else None,
+        error=error,
+        custom_status_json=None if custom is None else json.dumps(custom),
+    )
+
+
+def run_episode(function: OrchestratorFunction, payload: str) -> EpisodeResult:
+    """Run the orchestrator over `payload` (from `context_json`) and read its answer."""
+    try:
+        state = json.loads(run_orchestrator(function, payload))
+    except Exception as exc:  # noqa: BLE001 - the SDK reports user errors by raising
+        message, label, data = str(exc).rpartition(OUT_OF_PROC_LABEL)
+        if label:
+            state = json.loads(data)
+            return _result(state, error=state.get("error") or message)
+        return EpisodeResult(actions=[], error=f"{type(exc).__name__}: {exc}")
+    return _result(state)
+
+
+def find_divergence(recorded: list[Action], replayed: list[Action]) -> str | None:
+    """Name the first action a replay changed, or None when the replay kept the history."""
+    for number, (old, new) in enumerate(zip(recorded, replayed, strict=False), start=1):
+        if not old.same_work(new):
+            return (
+                f"Non-deterministic orchestrator: action #{number} was {old.describe()} in "
+                f"history, replay produced {new.describe()}"
+            )
+    if len(replayed) < len(recorded):
+        number = len(replayed) + 1
+        return (
+            f"Non-deterministic orchestrator: action #{number} was "
+            f"{recorded[number - 1].describe()} in history, replay produced no action #{number}"
+        )
+    return None

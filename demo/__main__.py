@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
         api = f"http://127.0.0.1:{port}"
         host = subprocess.Popen(
             [sys.executable, "-m", "devhost", "serve", "--app", "function_app:app",
-             "--port", str(port), "--root", str(ROOT)],
+             "--port", str(port), "--root", str(ROOT), "--log-level", "WARNING"],
             cwd=ROOT, env=env,
         )
         try:

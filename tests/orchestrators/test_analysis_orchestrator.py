@@ -1,0 +1,163 @@
+"""The analysis orchestrator through the host's real replay, with scripted activities."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devhost.azurite import Azurite
+from devhost.host import DevHost
+from shared import names
+from shared.models import AnalysisInput, RetryPolicy
+from tests.devhost.helpers import Api, of_type
+from tests.orchestrators import harness_app as harness
+
+HOST_JSON = {
+    "version": "2.0",
+    "extensions": {"durableTask": {"hubName": "AnalysisHarness",
+                                   "maxConcurrentActivityFunctions": 8}},
+}
+
+
+@pytest.fixture(scope="module")
+def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHost]:
+    root = tmp_path_factory.mktemp("harness")
+    (root / "host.json").write_text(json.dumps(HOST_JSON))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AzureWebJobsStorage", azurite.connection_string)
+        with DevHost(harness.app, root=root, port=0) as running:
+            yield running
+
+
+@pytest.fixture
+def api(host: DevHost) -> Api:
+    return Api(host.base_url, start_route="/api/start")
+
+
+def run(api: Api, ticker: str = "MSFT", deadline: int = 60, **steps: str) -> tuple[str, dict]:
+    job_id = uuid.uuid4().hex
+    harness.script(job_id, **steps)
+    payload = AnalysisInput(
+        job_id=job_id, owner="anonymous", ticker=ticker, created_at=datetime.now(UTC),
+        deadline_seconds=deadline, retry=RetryPolicy(first_retry_ms=20, max_attempts=3),
+    ).model_dump(mode="json")
+    links = _start(api, job_id, payload)
+    return job_id, api.wait_done(links, timeout=30)
+
+
+def _start(api: Api, job_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    response = api.http.post(f"{api.base_url}/api/start/{job_id}", json=payload, timeout=10)
+    assert response.status_code == 202, response.text
+    links: dict[str, Any] = response.json()
+    return links
+
+
+def outcomes(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """Completed and failed activities, as the management API shows them (with FunctionName)."""
+    return [e for e in status["historyEvents"] if e["EventType"] in ("TaskCompleted", "TaskFailed")]
+
+
+def scheduled(status: dict[str, Any]) -> list[str]:
+    """Activity names in the order they were scheduled."""
+    ordered = sorted(outcomes(status), key=lambda e: e["ScheduledTime"])
+    return [e["FunctionName"] for e in ordered]
+
+
+def stages(job_id: str) -> list[str]:
+    return [c["stage"] for c in harness.calls(job_id, names.SET_JOB_STAGE)]
+
+
+def test_happy_path(api: Api) -> None:
+    job_id, status = run(api)
+    assert status["runtimeStatus"] == "Completed"
+    assert status["output"]["status"] == "completed" and status["output"]["verdict"] == "hold"
+    assert status["customStatus"] == {"stage": "completed", "status": "completed"}
+    assert stages(job_id) == ["gathering_evidence", "writing_memo", "persisting"]
+    order = scheduled(status)
+    assert order.index(names.RUN_QUANT_ANALYST) > order.index(names.FETCH_MARKET_DATA)
+    assert order.count(names.FETCH_MARKET_DATA) == 2
+    assert order[-1] == names.PERSIST_REPORT and names.FAIL_JOB not in order
+    assert harness.calls(job_id, names.FAIL_JOB) == []
+
+
+def test_quant_does_not_wait_for_news(api: Api) -> None:
+    job_id, status = run(api, news="slow:1.5")
+    assert status["output"]["status"] == "completed"
+    events = {e["FunctionName"]: e for e in outcomes(status)}
+    quant, news = events[names.RUN_QUANT_ANALYST], events[names.RESEARCH_NEWS]
+    assert quant["ScheduledTime"] < news["Timestamp"]  # scheduled before the news came back
+
+
+def test_market_data_failing_fails_the_job_at_gathering_evidence(api: Api) -> None:
+    job_id, status = run(api, subject="fail")
+    assert status["output"]["status"] == "failed"
+    error = status["output"]["error"]
+    assert error["code"] == "market_data_unavailable" and error["stage"] == "gathering_evidence"
+    (failure,) = harness.calls(job_id, names.FAIL_JOB)
+    assert failure["error"]["code"] == "market_data_unavailable"
+    assert harness.ATTEMPTS[(job_id, "subject")] == 3  # retried as configured, then given up
+    assert len(of_type(status["historyEvents"], "TaskFailed")) >= 3
+    assert names.WRITE_MEMO not in scheduled(status)
+
+
+def test_retry_succeeds_on_attempt_three(api: Api) -> None:
+    job_id, status = run(api, subject="fail_twice")
+    assert status["output"]["status"] == "completed"
+    assert harness.ATTEMPTS[(job_id, "subject")] == 3
+
+
+def test_retry_exhausted_at_the_strategist(api: Api) -> None:
+    job_id, status = run(api, memo="fail")
+    assert status["output"]["error"]["code"] == "llm_failed"
+    assert status["output"]["error"]["stage"] == "writing_memo"
+    assert harness.ATTEMPTS[(job_id, "memo")] == 3
+    assert stages(job_id) == ["gathering_evidence", "writing_memo"]
+
+
+def test_news_failing_alone_still_completes_with_the_gap(api: Api) -> None:
+    job_id, status = run(api, news="fail")
+    assert status["output"]["status"] == "completed"
+    (memo_call,) = harness.calls(job_id, names.WRITE_MEMO)
+    assert memo_call["news_artifact"] is None
+    assert memo_call["news_gaps"][0]["code"] == "news_unavailable"
+    (persist_call,) = harness.calls(job_id, names.PERSIST_REPORT)
+    assert persist_call["news_gaps"] == memo_call["news_gaps"]
+
+
+def test_spy_failing_alone_still_completes_with_the_gap(api: Api) -> None:
+    job_id, status = run(api, benchmark="fail")
+    assert status["output"]["status"] == "completed"
+    (quant_call,) = harness.calls(job_id, names.RUN_QUANT_ANALYST)
+    assert quant_call["benchmark_artifact"] is None
+    assert quant_call["benchmark_gaps"][0]["source"] == "benchmark SPY"
+
+
+def test_unknown_ticker_is_not_retried(api: Api) -> None:
+    job_id, status = run(api, ticker="ZZZZ", subject="unknown")
+    assert status["output"]["error"]["code"] == "unknown_ticker"
+    assert harness.ATTEMPTS[(job_id, "subject")] == 1
+
+
+def test_deadline_passed_fails_with_timeout(api: Api) -> None:
+    job_id, status = run(api, deadline=1, memo="slow:3")
+    assert status["runtimeStatus"] == "Completed"
+    assert status["output"]["error"] == {
+        "code": "timeout", "message": "the job passed its deadline of 1s", "stage": "writing_memo"
+    }
+    assert of_type(status["historyEvents"], "TimerFired")
+    assert harness.calls(job_id, names.PERSIST_REPORT) == []
+
+
+def test_persist_failing_fails_loudly(api: Api) -> None:
+    job_id, status = run(api, persist="fail")
+    assert status["output"]["error"]["code"] == "storage_failed"
+    assert status["output"]["error"]["stage"] == "persisting"
+
+
+RECORDED = Path(__file__).parent / "recorded" / "completed_analysis.json"

@@ -57,6 +57,17 @@ class Settings(BaseSettings):
         default=False, validation_alias="EXPOSE_DURABLE_MANAGEMENT_URLS"
     )
 
+    # Callers and limits.
+    auth_mode: Literal["none", "easyauth"] = Field(default="none", validation_alias="AUTH_MODE")
+    analyses_per_hour: int = Field(default=60, ge=1, validation_alias="ANALYSES_PER_HOUR")
+    max_body_bytes: int = Field(default=4096, ge=64, validation_alias="MAX_BODY_BYTES")
+    llm_token_budget: int = Field(default=20000, ge=1, validation_alias="LLM_TOKEN_BUDGET")
+    sas_ttl_seconds: int = Field(default=900, ge=1, le=900, validation_alias="SAS_TTL_SECONDS")
+    admin_key: SecretStr | None = Field(default=None, validation_alias="STATS_ADMIN_KEY")
+
+    # Retention.
+    retention_days: int = Field(default=90, ge=1, validation_alias="RETENTION_DAYS")
+
     # Live market data and news.
     benchmark_cache_seconds: int = Field(
         default=900, ge=0, validation_alias="BENCHMARK_CACHE_SECONDS"

@@ -79,13 +79,16 @@ def set_stage(
     job: AnalysisInput,
     status: JobStatus,
     stage: Stage,
+    retry: df.RetryOptions,
     deadline: Any,
 ) -> Steps:
     context.set_custom_status({"stage": stage.value, "status": status.value})
     update = StageUpdate(
         job_id=job.job_id, owner=job.owner, status=status, stage=stage, at=_now(context)
     )
-    task = context.call_activity(names.SET_JOB_STAGE, update.model_dump(mode="json"))
+    task = context.call_activity_with_retry(
+        names.SET_JOB_STAGE, retry, update.model_dump(mode="json")
+    )
     row = yield from race(context, task, deadline)
     if row is None or row.get("status") not in (JobStatus.RUNNING.value, status.value):
         ended = row.get("status") if row else "missing"
@@ -185,11 +188,11 @@ def run_job(
     progress: list[Stage],
 ) -> Steps:
     retry = df.RetryOptions(job.retry.first_retry_ms, job.retry.max_attempts)
-    yield from set_stage(context, job, JobStatus.RUNNING, Stage.GATHERING_EVIDENCE, deadline)
+    yield from set_stage(context, job, JobStatus.RUNNING, Stage.GATHERING_EVIDENCE, retry, deadline)
     quant, news, news_gaps = yield from gather_evidence(context, job, retry, deadline)
 
     progress.append(Stage.WRITING_MEMO)
-    yield from set_stage(context, job, JobStatus.RUNNING, Stage.WRITING_MEMO, deadline)
+    yield from set_stage(context, job, JobStatus.RUNNING, Stage.WRITING_MEMO, retry, deadline)
     memo_input = MemoInput(
         job_id=job.job_id,
         owner=job.owner,
@@ -211,7 +214,7 @@ def run_job(
     )
 
     progress.append(Stage.PERSISTING)
-    yield from set_stage(context, job, JobStatus.RUNNING, Stage.PERSISTING, deadline)
+    yield from set_stage(context, job, JobStatus.RUNNING, Stage.PERSISTING, retry, deadline)
     persist_input = PersistInput(
         job_id=job.job_id,
         owner=job.owner,

@@ -212,11 +212,20 @@ def check_decision(decision: DecisionLike, quant: QuantResult, news: NewsResult)
     return _unique(found)
 
 
+_NON_FINITE = re.compile(r"(?<![A-Za-z0-9_])(?:nan|inf(?:inity)?)(?![A-Za-z0-9_])", re.IGNORECASE)
+
+
 def ungrounded_numbers(text: str, evidence: Evidence) -> list[str]:
-    """The number tokens of `text` that match no evidence value, as written."""
-    return [
+    """The number tokens of `text` that match no evidence value, as written.
+
+    NaN and infinity are numbers no evidence holds (a missing metric is `n/a`), so they never
+    match: a memo must not print them.
+    """
+    stripped = _strip(text, evidence.names)
+    non_finite = [match.group(0) for match in _NON_FINITE.finditer(stripped)]
+    return non_finite + [
         token.text
-        for token in _numbers(_strip(text, evidence.names))
+        for token in _numbers(stripped)
         if not any(_matches(token, value) for value in evidence.values)
     ]
 

@@ -20,6 +20,9 @@ EVIDENCE = evidence_of(QUANT, CALM_NEWS)
 @pytest.mark.parametrize(
     ("text", "flagged"),
     [
+        # Not-a-number is never evidence: a missing metric is shown as n/a.
+        ("The 6m return is NaN [pe_ratio].", ["NaN"]),
+        ("Volatility of inf and -Infinity.", ["inf", "Infinity"]),
         # Shown exactly as the evidence shows it, or any display of the same value.
         ("P/E of 28.4x [pe_ratio].", []),
         ("P/E of 28.43 [pe_ratio], 28 times earnings.", []),

@@ -66,6 +66,10 @@ class Received:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: dict[str, Any]
+    # What the stand-in answered: the status, and the tokens it reported (0 unless 200).
+    status: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -177,6 +181,7 @@ class OpenAIStandIn:
         with self._lock:
             self.requests.append(request)
         status, payload = self._answer(request)
+        request.status = status
         data = json.dumps(payload).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
@@ -217,6 +222,7 @@ class OpenAIStandIn:
             return reply.status, _error(reply.error)
         prompt = sum(len(str(m.get("content", ""))) for m in request.messages) // 4 + 1
         completion = len(reply.content or reply.refusal or "") // 4 + 1
+        request.prompt_tokens, request.completion_tokens = prompt, completion
         with self._lock:
             self.calls += 1
             self.prompt_tokens += prompt

@@ -102,6 +102,7 @@ class FakeYahoo:
     def __init__(self) -> None:
         self.symbols: dict[str, dict[str, Canned]] = {}
         self.overrides: dict[str, Canned | BaseException] = {}
+        self.symbol_overrides: dict[tuple[str, str], Canned | BaseException] = {}
         self.calls: list[tuple[str, str]] = []
 
     def add(self, symbol: str, **bodies: Any) -> None:
@@ -111,13 +112,27 @@ class FakeYahoo:
             routes[route] = Canned(200, body)
 
     def fail(
-        self, route: str, status: int = 500, body: Any = "", error: BaseException | None = None
+        self,
+        route: str,
+        status: int = 500,
+        body: Any = "",
+        error: BaseException | None = None,
+        symbol: str | None = None,
     ) -> None:
-        """Every request to `route` answers `status` with `body`, or raises `error`."""
-        self.overrides[route] = error if error is not None else Canned(status, body)
+        """Every request to `route` answers `status` with `body`, or raises `error`; with
+        `symbol`, only the requests for that symbol do (the others are served as usual)."""
+        outcome = error if error is not None else Canned(status, body)
+        if symbol is None:
+            self.overrides[route] = outcome
+        else:
+            self.symbol_overrides[(route, symbol)] = outcome
 
-    def count(self, route: str) -> int:
-        return sum(1 for name, _ in self.calls if name == route)
+    def count(self, route: str, symbol: str | None = None) -> int:
+        """Requests seen for `route` (for `symbol` only, when given)."""
+        return sum(
+            1 for name, seen in self.calls
+            if name == route and (symbol is None or seen == symbol)
+        )
 
     def session(self) -> requests.Session:
         session = requests.Session()
@@ -127,6 +142,8 @@ class FakeYahoo:
         return session
 
     def answer(self, route: str, symbol: str) -> Canned | BaseException:
+        if (route, symbol) in self.symbol_overrides:
+            return self.symbol_overrides[(route, symbol)]
         if route in self.overrides:
             return self.overrides[route]
         if route in INFRA:

@@ -191,10 +191,20 @@ def _provenance(
         + (" (simulated)" if quant.simulated else ""),
         f"- News provider: {_inline(news.provider)} (status {news.status})",
         f"- Writers: quant note {note_writer}; decision {_inline(decision.writer)}",
+        f"- Model usage: {_usage(quant, decision)}",
         f"- Evidence hash (SHA-256): {_inline(digest)}",
         f"- Created at: {created_at.isoformat()}",
     ]
     return ["## Provenance", "\n".join(lines)]
+
+
+def _usage(quant: QuantResult, decision: Decision) -> str:
+    calls = quant.usage.llm_calls + decision.usage.llm_calls
+    if calls == 0:
+        return "no model calls"
+    prompt = quant.usage.prompt_tokens + decision.usage.prompt_tokens
+    completion = quant.usage.completion_tokens + decision.usage.completion_tokens
+    return f"{calls} calls, {prompt} prompt tokens, {completion} completion tokens"
 
 
 def _inline(text: str | None) -> str:

@@ -43,4 +43,4 @@ check-index:
 	bash tools/check_function_index.sh
 
 clean:
-	rm -rf $(VENV) .venv-runtime node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-runtime .venv-infra node_modules .pytest_cache .mypy_cache .ruff_cache

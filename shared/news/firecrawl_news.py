@@ -11,7 +11,8 @@ from firecrawl.v2.types import ScrapeOptions
 from firecrawl.v2.utils.error_handler import FirecrawlError
 
 from shared.errors import ConfigurationError, NewsUnavailable
-from shared.evidence import DataGap, NewsArticle, NewsResult
+from shared.evidence import NewsArticle, NewsResult
+from shared.news.base import news_result
 from shared.news.excerpts import domain_of, parse_published, plain_text, trim_excerpt
 
 PROVIDER = "firecrawl"
@@ -72,17 +73,9 @@ class FirecrawlNews:
         results = [*(found.web or []), *(found.news or [])]
         articles = self._articles(results)
         log.info("firecrawl: %d results, %d articles for %s", len(results), len(articles), ticker)
-        if not articles:
-            return NewsResult(
-                provider=PROVIDER,
-                status="empty",
-                gaps=[DataGap(
-                    source="news",
-                    code="news_empty",
-                    message=f"Firecrawl found no news on {ticker} from the past week",
-                )],
-            )
-        return NewsResult(provider=PROVIDER, status="ok", articles=articles)
+        return news_result(
+            PROVIDER, articles, f"Firecrawl found no news on {ticker} from the past week"
+        )
 
     def _articles(self, results: list[Any]) -> list[NewsArticle]:
         articles: list[NewsArticle] = []

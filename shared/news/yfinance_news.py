@@ -10,7 +10,7 @@ import yfinance as yf
 from yfinance.exceptions import YFRateLimitError
 
 from shared.errors import NewsUnavailable
-from shared.evidence import DataGap, NewsArticle, NewsResult
+from shared.evidence import NewsArticle, NewsResult
 from shared.market.yahoo_session import (
     YAHOO_ERRORS,
     YAHOO_LOCK,
@@ -18,6 +18,7 @@ from shared.market.yahoo_session import (
     shared_session,
     yahoo_failure,
 )
+from shared.news.base import news_result
 from shared.news.excerpts import domain_of, parse_published, trim_excerpt
 
 PROVIDER = "yfinance"
@@ -62,17 +63,9 @@ class YFinanceNews:
                 ) from exc
         articles = self._articles(items if isinstance(items, list) else [])
         log.info("yfinance news: %d articles for %s", len(articles), symbol)
-        if not articles:
-            return NewsResult(
-                provider=PROVIDER,
-                status="empty",
-                gaps=[DataGap(
-                    source="news",
-                    code="news_empty",
-                    message=f"Yahoo Finance lists no recent news for {symbol}",
-                )],
-            )
-        return NewsResult(provider=PROVIDER, status="ok", articles=articles)
+        return news_result(
+            PROVIDER, articles, f"Yahoo Finance lists no recent news for {symbol}"
+        )
 
     def _articles(self, items: list[Any]) -> list[NewsArticle]:
         articles: list[NewsArticle] = []

@@ -34,10 +34,12 @@ def emulator_key() -> str:
     return str(client.credential.account_key)
 
 
-def connection_string(blob_port: int, queue_port: int, table_port: int) -> str:
-    base = "http://127.0.0.1"
+def connection_string(
+    blob_port: int, queue_port: int, table_port: int, scheme: str = "http"
+) -> str:
+    base = f"{scheme}://127.0.0.1"
     return (
-        f"DefaultEndpointsProtocol=http;AccountName={EMULATOR_ACCOUNT};"
+        f"DefaultEndpointsProtocol={scheme};AccountName={EMULATOR_ACCOUNT};"
         f"AccountKey={emulator_key()};"
         f"BlobEndpoint={base}:{blob_port}/{EMULATOR_ACCOUNT};"
         f"QueueEndpoint={base}:{queue_port}/{EMULATOR_ACCOUNT};"
@@ -57,11 +59,18 @@ def _wait_for_port(port: int, deadline: float) -> bool:
 
 @dataclass
 class Azurite:
-    """One Azurite process with its own ports and data folder."""
+    """One Azurite process with its own ports and data folder.
+
+    `cert` and `key` (PEM files) serve HTTPS instead of HTTP; `oauth="basic"` (HTTPS only) also
+    accepts bearer tokens, checking their issuer, audience and lifetime but not the signature.
+    """
 
     in_memory: bool = True
     data_dir: Path | None = None
     extra_args: list[str] = field(default_factory=list)
+    cert: Path | None = None
+    key: Path | None = None
+    oauth: str | None = None
     blob_port: int = 0
     queue_port: int = 0
     table_port: int = 0
@@ -69,12 +78,35 @@ class Azurite:
     _owned_dir: str | None = None
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.cert is not None else "http"
+
+    @property
     def connection_string(self) -> str:
-        return connection_string(self.blob_port, self.queue_port, self.table_port)
+        return connection_string(self.blob_port, self.queue_port, self.table_port, self.scheme)
+
+    @property
+    def blob_url(self) -> str:
+        """The account's Blob endpoint (what `AzureWebJobsStorage__blobServiceUri` takes)."""
+        return f"{self.scheme}://127.0.0.1:{self.blob_port}/{EMULATOR_ACCOUNT}"
+
+    @property
+    def table_url(self) -> str:
+        """The account's Table endpoint (what `AzureWebJobsStorage__tableServiceUri` takes)."""
+        return f"{self.scheme}://127.0.0.1:{self.table_port}/{EMULATOR_ACCOUNT}"
+
+    def _tls_args(self) -> list[str]:
+        if (self.cert is None) != (self.key is None):
+            raise AzuriteError("HTTPS needs both cert and key")
+        if self.oauth and self.cert is None:
+            raise AzuriteError("Azurite accepts OAuth only over HTTPS: give cert and key")
+        args = ["--cert", str(self.cert), "--key", str(self.key)] if self.cert else []
+        return args + (["--oauth", self.oauth] if self.oauth else [])
 
     def start(self, timeout: float = 30.0) -> Azurite:
         if not AZURITE_BIN.exists():
             raise AzuriteError(f"Azurite is not installed at {AZURITE_BIN}: run `npm ci`")
+        tls = self._tls_args()
         self.blob_port = self.blob_port or free_port()
         self.queue_port = self.queue_port or free_port()
         self.table_port = self.table_port or free_port()
@@ -87,6 +119,7 @@ class Azurite:
             "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
             "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port),
             *(["--inMemoryPersistence"] if self.in_memory else ["--location", str(self.data_dir)]),
+            *tls,
             *self.extra_args,
         ]
         log = open(self.data_dir / "azurite.log", "ab")  # noqa: SIM115 - owned by the process

@@ -36,6 +36,10 @@ from devhost.store import CheckpointStore
 log = logging.getLogger(__name__)
 
 STORAGE_SETTING = "AzureWebJobsStorage"
+# Where the host keeps its own checkpoints and keys, when not in the app's storage: lets a test
+# put a fault-injecting proxy in front of the app's storage only, or the app use identity-based
+# storage while the host keeps a connection string. Unset: AzureWebJobsStorage, as before.
+HOST_STORAGE_SETTING = "DEVHOST_STORAGE"
 HTTP_THREADS = 16
 
 
@@ -97,7 +101,7 @@ class DevHost:
         if self._thread is not None:
             raise DevHostError("this host is already started")
         self._applied = apply_settings(self.config.values)
-        connection = os.environ.get(STORAGE_SETTING)
+        connection = os.environ.get(HOST_STORAGE_SETTING) or os.environ.get(STORAGE_SETTING)
         if not connection:
             forget_settings(self._applied)
             raise ConfigError(

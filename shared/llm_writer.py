@@ -12,6 +12,11 @@ message. A memo whose two drafts are grounded therefore costs two calls, and at 
 
 Usage (calls and tokens the API reported; nothing for a cache hit) is added to
 `QuantResult.usage` by `quant_note` and set on `Decision.usage` by `decide`.
+
+LLM_TOKEN_BUDGET covers the whole job: `quant_note` starts from `QuantResult.usage`, and
+`decide` starts from it too (the Quant Analyst's calls travel there), so the strategist and
+every regeneration only get what is left. A call that would overrun it raises
+`BudgetExceeded` before anything is sent (`shared.llm.budget`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pydantic import BaseModel
 from shared.evidence import Decision, NewsResult, QuantNote, QuantResult
 from shared.grounding import check_decision, check_quant_note
 from shared.llm import prompts
+from shared.llm.budget import TokenBudget
 from shared.llm.client import LlmClient, Message, add_usage, llm_client
 from shared.llm.schemas import DecisionDraft, QuantNoteDraft
 from shared.models import Grounding, Usage, Verdict
@@ -35,13 +41,13 @@ log = logging.getLogger(__name__)
 D = TypeVar("D", bound=BaseModel)
 
 
-
 class LlmWriter:
     """The `shared.providers.Writer` backed by the configured model; `name` is the model."""
 
     def __init__(self, settings: Settings, *, client: LlmClient | None = None) -> None:
         self._client = client if client is not None else llm_client(settings)
         self.name = self._client.model
+        self.token_budget = settings.llm_token_budget
 
     def quant_note(self, result: QuantResult) -> QuantNote:
         draft, violations, usage = self._write(
@@ -49,6 +55,7 @@ class LlmWriter:
             QuantNoteDraft,
             purpose="quant_note",
             check=lambda d: check_quant_note(d, result),
+            budget=TokenBudget(self.token_budget, result.usage),
         )
         result.usage = add_usage(result.usage, usage)
         return QuantNote(
@@ -66,6 +73,7 @@ class LlmWriter:
             DecisionDraft,
             purpose="decision",
             check=lambda d: check_decision(d, result, news),
+            budget=TokenBudget(self.token_budget, result.usage),  # the quant's calls count
         )
         cap = result.completeness.score if result.completeness is not None else 0.0
         return Decision(
@@ -88,9 +96,12 @@ class LlmWriter:
         *,
         purpose: str,
         check: Callable[[D], list[str]],
+        budget: TokenBudget,
     ) -> tuple[D, list[str], Usage]:
         """A draft, its remaining violations, and the usage of the one or two calls."""
-        draft, first = self._client.complete_structured(messages, schema, purpose=purpose)
+        draft, first = self._client.complete_structured(
+            messages, schema, purpose=purpose, budget=budget
+        )
         violations = check(draft)
         if not violations:
             return draft, [], first.billed()
@@ -99,7 +110,7 @@ class LlmWriter:
         )
         retry = prompts.regeneration_messages(messages, draft.model_dump_json(), violations)
         draft, second = self._client.complete_structured(
-            retry, schema, purpose=f"{purpose}_regeneration"
+            retry, schema, purpose=f"{purpose}_regeneration", budget=budget
         )
         violations = check(draft)
         if violations:

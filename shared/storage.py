@@ -1,7 +1,12 @@
 """One Blob and one Table service client per process, built from settings.
 
-Locally a connection string (Azurite); in Azure the identity-based service URIs with
-DefaultAzureCredential, so no code path needs an account key.
+Locally a connection string (Azurite); in Azure the identity-based service URIs
+(`AzureWebJobsStorage__blobServiceUri` / `__tableServiceUri`, or `__accountName`) with one
+DefaultAzureCredential per process (`__clientId` picks a user-assigned managed identity), so no
+code path needs an account key. A connection string, when set, wins.
+
+`set_credential_factory` replaces how that credential is built: tests use it to hand the
+clients a static token for Azurite's OAuth mode.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.data.tables import TableClient, TableServiceClient
-from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import BlobServiceClient, ContainerClient, LinearRetry
 
 from shared.errors import ConfigurationError, StorageFailed
 from shared.settings import (
@@ -26,17 +32,52 @@ from shared.settings import (
 )
 
 T = TypeVar("T")
-# Fail fast enough for a 503 while storage is down; Durable's retry policy retries activities.
+CredentialFactory = Callable[[str | None], TokenCredential]
+# Fail fast enough for a 503 while storage is down: two quick retries, then the error (Durable's
+# retry policy retries activities). Blob's default policy would sleep 15 s and 18 s in between,
+# so a call to an unreachable account took over half a minute to fail.
 CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 2, "connection_timeout": 5, "read_timeout": 30}
+TABLE_OPTIONS: dict[str, Any] = {**CLIENT_OPTIONS, "retry_backoff_factor": 0.5}  # 0 s, 1 s
+
+
+def _blob_options() -> dict[str, Any]:
+    retry = LinearRetry(backoff=1, random_jitter_range=1, retry_total=CLIENT_OPTIONS["retry_total"])
+    return {**CLIENT_OPTIONS, "retry_policy": retry}  # sleeps of 0-2 s
+
+
 _created: set[tuple[str, str]] = set()
 _created_lock = threading.Lock()
 
 
-@lru_cache(maxsize=4)
-def _credential(client_id: str | None) -> Any:
+def default_credential(client_id: str | None) -> TokenCredential:
+    """DefaultAzureCredential; `client_id` selects a user-assigned managed identity."""
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential(managed_identity_client_id=client_id)
+
+
+_credential_factory: CredentialFactory = default_credential
+_credentials: dict[str | None, TokenCredential] = {}
+_credentials_lock = threading.Lock()
+
+
+def _credential(client_id: str | None) -> TokenCredential:
+    """One credential per managed-identity client id per process, built by the factory."""
+    with _credentials_lock:
+        credential = _credentials.get(client_id)
+        if credential is None:
+            credential = _credentials[client_id] = _credential_factory(client_id)
+        return credential
+
+
+def set_credential_factory(factory: CredentialFactory | None) -> None:
+    """Build identity credentials with `factory` from now on (None: DefaultAzureCredential).
+
+    For tests (a static token against Azurite's OAuth mode); cached clients are forgotten.
+    """
+    global _credential_factory
+    _credential_factory = factory or default_credential
+    reset_storage_clients()
 
 
 def _service_uri(settings: Settings, service: str) -> str:
@@ -55,8 +96,8 @@ def _blob_service(
     connection: str | None, uri: str | None, client_id: str | None
 ) -> BlobServiceClient:
     if connection:
-        return BlobServiceClient.from_connection_string(connection, **CLIENT_OPTIONS)
-    return BlobServiceClient(str(uri), credential=_credential(client_id), **CLIENT_OPTIONS)
+        return BlobServiceClient.from_connection_string(connection, **_blob_options())
+    return BlobServiceClient(str(uri), credential=_credential(client_id), **_blob_options())
 
 
 @lru_cache(maxsize=4)
@@ -64,8 +105,8 @@ def _table_service(
     connection: str | None, uri: str | None, client_id: str | None
 ) -> TableServiceClient:
     if connection:
-        return TableServiceClient.from_connection_string(connection, **CLIENT_OPTIONS)
-    return TableServiceClient(str(uri), credential=_credential(client_id), **CLIENT_OPTIONS)
+        return TableServiceClient.from_connection_string(connection, **TABLE_OPTIONS)
+    return TableServiceClient(str(uri), credential=_credential(client_id), **TABLE_OPTIONS)
 
 
 def blob_service(settings: Settings | None = None) -> BlobServiceClient:
@@ -131,3 +172,5 @@ def reset_storage_clients() -> None:
     _blob_service.cache_clear()
     _table_service.cache_clear()
     _created.clear()
+    with _credentials_lock:
+        _credentials.clear()

@@ -10,6 +10,10 @@ attempt makes at most one request per model call. Every failure becomes `LlmFail
 cause kept (`raise ... from exc`): 429, 5xx and other HTTP errors, timeouts, connection errors,
 truncated, filtered, refused or malformed output. Nothing here logs a key or a prompt.
 
+With a `TokenBudget` (shared.llm.budget), a call that is not answered from the cache is first
+estimated and refused with `BudgetExceeded` when it would take the job past LLM_TOKEN_BUDGET;
+what it then costs is charged to the budget.
+
 Answers are structured outputs (`response_format` = the strict JSON schema of a pydantic model,
 validated by pydantic) and go through the Blob response cache in `shared.llm.cache`.
 `max_completion_tokens` carries LLM_MAX_TOKENS: current OpenAI models and Azure OpenAI API
@@ -27,7 +31,8 @@ from typing import Any, TypeVar, cast
 import openai
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from shared.errors import ConfigurationError, LlmFailed
+from shared.errors import BudgetExceeded, ConfigurationError, LlmFailed
+from shared.llm.budget import TokenBudget, estimate_tokens
 from shared.llm.cache import CachedCompletion, ResponseCache, cache_key
 from shared.models import Usage
 from shared.settings import Settings
@@ -178,17 +183,24 @@ class LlmClient:
         self._client = client if client is not None else model_client(settings)
 
     def complete_structured(
-        self, messages: list[Message], schema: type[M], *, purpose: str
+        self,
+        messages: list[Message],
+        schema: type[M],
+        *,
+        purpose: str,
+        budget: TokenBudget | None = None,
     ) -> tuple[M, CallUsage]:
         """The model's answer to `messages`, parsed into `schema`, and the call's usage.
 
-        `purpose` names the call in logs and errors (never the prompt). Raises LlmFailed.
+        `purpose` names the call in logs and errors (never the prompt). Raises LlmFailed, and
+        BudgetExceeded (before calling) when the call would overrun `budget`.
         """
+        json_schema = schema.model_json_schema()
         key = cache_key(
             provider=self.provider,
             model=self.model,
             messages=messages,
-            schema=schema.model_json_schema(),
+            schema=json_schema,
             temperature=self.temperature,
         )
         hit = self._cached(key, schema)
@@ -196,8 +208,20 @@ class LlmClient:
             log.info("llm %s: cache hit %s (%s)", purpose, key[:12], self.model)
             return hit
 
+        if budget is not None:
+            estimate = estimate_tokens(messages, self.max_tokens, json_schema)
+            try:
+                budget.check(estimate, f"{purpose} ({self.model})")
+            except BudgetExceeded:
+                log.warning(
+                    "llm %s: refused, up to %d tokens with %d of %d left",
+                    purpose, estimate, budget.remaining, budget.limit,
+                )
+                raise
         started = time.monotonic()
         parsed, usage = self._call(messages, schema, purpose)
+        if budget is not None:
+            budget.charge(usage.billed())
         log.info(
             "llm %s: %s answered in %.1fs, %d prompt + %d completion tokens",
             purpose, self.model, time.monotonic() - started,
@@ -286,10 +310,17 @@ def llm_client(settings: Settings) -> LlmClient:
 
 
 def complete_structured(
-    messages: list[Message], schema: type[M], *, purpose: str, settings: Settings
+    messages: list[Message],
+    schema: type[M],
+    *,
+    purpose: str,
+    settings: Settings,
+    budget: TokenBudget | None = None,
 ) -> tuple[M, CallUsage]:
     """`LlmClient.complete_structured` with the production client for `settings`."""
-    return llm_client(settings).complete_structured(messages, schema, purpose=purpose)
+    return llm_client(settings).complete_structured(
+        messages, schema, purpose=purpose, budget=budget
+    )
 
 
 def reset_llm_clients() -> None:

@@ -1,0 +1,173 @@
+"""At-least-once delivery: every registered activity, run twice with the same input, changes
+nothing the second time (no new or changed blob, entity or model call), and answers the same.
+
+The activities are taken from the app's function index, so one added later without a case
+here fails the coverage check. The model path runs against the LLM and Firecrawl stand-ins,
+so the response-cache blobs are part of what must not change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+
+from devhost.azurite import Azurite
+from devhost.registry import index_app
+from shared import names
+from shared.evidence import (
+    DecisionSummary,
+    MarketRequest,
+    MarketSummary,
+    MemoInput,
+    NewsRequest,
+    NewsSummary,
+    PersistInput,
+    QuantInput,
+    QuantSummary,
+)
+from shared.jobs import JobStore
+from shared.llm.client import reset_llm_clients
+from shared.models import FailJob, Job, JobError, JobStatus, Stage, StageUpdate
+from shared.settings import ANALYSES_TABLE, CACHE_CONTAINER, REPORTS_CONTAINER
+from tests.app_env import app_settings
+from tests.standins.firecrawl_server import FirecrawlStandIn
+from tests.standins.openai_server import OpenAIStandIn
+from tests.trust.agents import agents, long_articles
+
+NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+OWNER = "anonymous"
+
+
+class Twice:
+    """Runs activities by their registered name, each twice, checking the second run."""
+
+    def __init__(self, connection: str, llm: OpenAIStandIn) -> None:
+        import function_app
+
+        self.activities = index_app(function_app.app).activities
+        self.blobs = BlobServiceClient.from_connection_string(connection)
+        self.tables = TableServiceClient.from_connection_string(connection)
+        self.llm = llm
+        self.ran: set[str] = set()
+
+    def state(self) -> dict[str, Any]:
+        """Every blob with its ETag (a rewrite changes it, even with the same bytes), every
+        entity's properties, and the model calls made."""
+        blobs: dict[str, str] = {}
+        for container in (REPORTS_CONTAINER, CACHE_CONTAINER):
+            client = self.blobs.get_container_client(container)
+            if client.exists():
+                blobs.update({f"{container}/{b.name}": b.etag for b in client.list_blobs()})
+        try:
+            rows = self.tables.get_table_client(ANALYSES_TABLE).list_entities()
+            entities = {(e["PartitionKey"], e["RowKey"]): dict(e) for e in rows}
+        except ResourceNotFoundError:
+            entities = {}
+        return {"blobs": blobs, "entities": entities, "llm_calls": len(self.llm.requests)}
+
+    def run(self, name: str, payload: dict[str, Any]) -> Any:
+        activity = self.activities[name]
+        call: Callable[..., Any] = activity.call
+        first = call(**{activity.input_arg: payload})
+        before = self.state()
+        second = call(**{activity.input_arg: payload})
+        after = self.state()
+        assert second == first, f"{name}: a second run answered differently"
+        assert after["blobs"].keys() == before["blobs"].keys(), f"{name}: blobs added"
+        assert after["blobs"] == before["blobs"], f"{name}: a blob was written again"
+        assert after["entities"] == before["entities"], f"{name}: an entity added or changed"
+        assert after["llm_calls"] == before["llm_calls"], f"{name}: the model was called again"
+        self.ran.add(name)
+        return first
+
+
+@pytest.fixture
+def twice(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[Twice]:
+    with OpenAIStandIn(default=agents) as llm, FirecrawlStandIn() as firecrawl:
+        firecrawl.results(*long_articles(count=2, chars=600))
+        extra = {
+            "LLM_PROVIDER": "openai",
+            "OPENAI_API_KEY": llm.api_key,
+            "OPENAI_BASE_URL": llm.openai_base_url,
+            "OPENAI_MODEL": f"gpt-twice-{uuid.uuid4().hex[:8]}",
+            "NEWS_PROVIDER": "firecrawl",
+            "FIRECRAWL_API_KEY": "fc-twice-test",
+            "FIRECRAWL_API_URL": firecrawl.url,
+        }
+        with app_settings(monkeypatch, azurite.connection_string, **extra):
+            reset_llm_clients()
+            yield Twice(azurite.connection_string, llm)
+            reset_llm_clients()
+
+
+def new_job(ticker: str) -> Job:
+    job = Job(id=uuid.uuid4().hex, owner=OWNER, ticker=ticker, status=JobStatus.QUEUED,
+              stage=Stage.QUEUED, created_at=NOW)
+    JobStore().create(job)
+    return job
+
+
+def stage(job: Job, at_stage: Stage, minutes: int) -> dict[str, Any]:
+    return StageUpdate(job_id=job.id, owner=OWNER, status=JobStatus.RUNNING, stage=at_stage,
+                       at=NOW + timedelta(minutes=minutes)).model_dump(mode="json")
+
+
+def test_every_activity_twice_changes_nothing(twice: Twice) -> None:
+    job = new_job("TWICE")
+    twice.run(names.SET_JOB_STAGE, stage(job, Stage.GATHERING_EVIDENCE, 1))
+
+    def market(symbol: str) -> MarketSummary:
+        request = MarketRequest(job_id=job.id, ticker=job.ticker, symbol=symbol)
+        return MarketSummary.model_validate(
+            twice.run(names.FETCH_MARKET_DATA, request.model_dump(mode="json"))
+        )
+
+    subject, benchmark = market(job.ticker), market("SPY")
+    news = NewsSummary.model_validate(twice.run(
+        names.RESEARCH_NEWS,
+        NewsRequest(job_id=job.id, ticker=job.ticker).model_dump(mode="json"),
+    ))
+    assert subject.artifact and benchmark.artifact and news.article_count == 2
+    quant = QuantSummary.model_validate(twice.run(
+        names.RUN_QUANT_ANALYST,
+        QuantInput(job_id=job.id, ticker=job.ticker, subject_artifact=subject.artifact,
+                   benchmark_artifact=benchmark.artifact).model_dump(mode="json"),
+    ))
+    assert quant.artifact
+    twice.run(names.SET_JOB_STAGE, stage(job, Stage.WRITING_MEMO, 2))
+    decision = DecisionSummary.model_validate(twice.run(
+        names.WRITE_MEMO,
+        MemoInput(job_id=job.id, owner=OWNER, ticker=job.ticker, quant_artifact=quant.artifact,
+                  news_artifact=news.artifact).model_dump(mode="json"),
+    ))
+    twice.run(names.SET_JOB_STAGE, stage(job, Stage.PERSISTING, 3))
+    persisted = twice.run(
+        names.PERSIST_REPORT,
+        PersistInput(job_id=job.id, owner=OWNER, ticker=job.ticker, created_at=NOW,
+                     completed_at=NOW + timedelta(minutes=4), quant_artifact=quant.artifact,
+                     news_artifact=news.artifact,
+                     decision_artifact=decision.artifact).model_dump(mode="json"),
+    )
+    assert persisted["job_status"] == "completed"
+    assert len(twice.llm.requests) == 2  # one call per agent, over both runs of everything
+
+    other = new_job("TWICEF")
+    twice.run(names.SET_JOB_STAGE, stage(other, Stage.GATHERING_EVIDENCE, 1))
+    failure = FailJob(
+        job_id=other.id, owner=OWNER, at=NOW + timedelta(minutes=2),
+        error=JobError(code="storage_failed", message="down", stage=Stage.GATHERING_EVIDENCE),
+    )
+    assert twice.run(names.FAIL_JOB, failure.model_dump(mode="json")) == {
+        "status": "failed", "stage": "failed"}
+    # A late stage update, run twice, still leaves the failed job as it is.
+    assert twice.run(names.SET_JOB_STAGE, stage(other, Stage.WRITING_MEMO, 3)) == {
+        "status": "failed", "stage": "failed"}
+
+    assert twice.ran == set(twice.activities), "an activity has no at-least-once case"

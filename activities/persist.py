@@ -56,6 +56,22 @@ def persist(request: PersistInput) -> PersistResult:
         raise StorageFailed(f"decision {request.decision_artifact} is missing from storage")
 
     decision = decision.model_copy(update={"grounding": overall_grounding(quant.note, decision)})
+    evidence_name = evidence_blob(request.ticker, request.job_id)
+    memo_name = memo_blob(request.ticker, request.job_id)
+    store = JobStore()
+    current = store.get(request.owner, request.job_id)
+    if current is None:
+        raise StorageFailed(f"job {request.job_id} is missing from the analyses table")
+    if current.status in (JobStatus.CANCELLED, JobStatus.FAILED):
+        # Cancelled (or failed) while this step was on its way: no memo for that job.
+        log.warning("job %s: not persisted, it is %s", request.job_id, current.status)
+        return PersistResult(
+            job_status=current.status,
+            memo_blob=memo_name,
+            evidence_blob=evidence_name,
+            verdict=decision.verdict,
+            confidence=decision.confidence,
+        )
     document = evidence_document(request, quant, news, decision)
     memo = render_memo(
         job_id=request.job_id,
@@ -66,8 +82,6 @@ def persist(request: PersistInput) -> PersistResult:
         decision=decision,
         evidence_hash=document["evidence_hash"],
     )
-    evidence_name = evidence_blob(request.ticker, request.job_id)
-    memo_name = memo_blob(request.ticker, request.job_id)
     artifacts.write_once(
         evidence_name,
         json.dumps(document, indent=2, ensure_ascii=False).encode(),
@@ -80,10 +94,6 @@ def persist(request: PersistInput) -> PersistResult:
         prompt_tokens=quant.usage.prompt_tokens + decision.usage.prompt_tokens,
         completion_tokens=quant.usage.completion_tokens + decision.usage.completion_tokens,
     )
-    store = JobStore()
-    current = store.get(request.owner, request.job_id)
-    if current is None:
-        raise StorageFailed(f"job {request.job_id} is missing from the analyses table")
     completed = current.model_copy(
         update={
             "status": JobStatus.COMPLETED,
@@ -114,7 +124,11 @@ def persist(request: PersistInput) -> PersistResult:
     if final.status is JobStatus.COMPLETED:
         log.info("job %s: memo stored at %s", request.job_id, memo_name)
     else:
+        # The job ended (cancelled) between the check above and the transaction, which refused
+        # to complete it: its memo must not outlive it.
         log.warning("job %s: not marked completed, it is %s", request.job_id, final.status)
+        artifacts.delete(memo_name)
+        artifacts.delete(evidence_name)
     return PersistResult(
         job_status=final.status,
         memo_blob=memo_name,

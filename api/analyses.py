@@ -1,7 +1,12 @@
-"""/api/analyses: submit a ticker, read a job, list a ticker's jobs, download the memo."""
+"""/api/analyses: submit a ticker, read, list and cancel a caller's jobs.
+
+Every route reads only the caller's own partition (`api/callers.py`), so another owner's job
+answers exactly as an unknown id does.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -15,12 +20,13 @@ from pydantic import ValidationError
 from api.callers import owner_of
 from api.responses import base_url, error_boundary, error_response, json_response
 from shared import names
-from shared.artifacts import ArtifactStore, memo_blob
+from shared.admission import Admission, IdempotencyClaim, check_idempotency_key
 from shared.errors import (
+    BodyTooLarge,
     InvalidBody,
     InvalidQuery,
     InvalidTicker,
-    NotCompleted,
+    NotCancellable,
     NotFound,
     StockMemoError,
     StorageFailed,
@@ -29,24 +35,37 @@ from shared.errors import (
 from shared.jobs import JobStore
 from shared.models import (
     TERMINAL_STATUSES,
+    Accepted,
     AnalysisInput,
     AnalysisRequest,
     FailJob,
     Job,
     JobError,
+    JobPage,
     JobStatus,
+    JobView,
     RetryPolicy,
     Stage,
     normalize_ticker,
 )
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "2"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
+
+
+def limited_body(req: func.HttpRequest, max_bytes: int) -> bytes:
+    """The body, unless it (or its declared Content-Length) is over `max_bytes`."""
+    declared = req.headers.get("content-length", "")
+    body = req.get_body()
+    if (declared.isdigit() and int(declared) > max_bytes) or len(body) > max_bytes:
+        raise BodyTooLarge(f"the body is over {max_bytes} bytes")
+    return body
 
 
 def parse_request(body: bytes) -> AnalysisRequest:
@@ -68,11 +87,9 @@ def parse_request(body: bytes) -> AnalysisRequest:
         raise InvalidTicker(str(first["msg"]).removeprefix("Value error, "), field=field) from exc
 
 
-def job_view(job: Job, base: str) -> dict[str, Any]:
+def job_view(job: Job, base: str) -> JobView:
     """The public shape of a job (snake_case; the owner stays out)."""
-    view = job.model_dump(mode="json", exclude={"owner"}, exclude_none=True)
-    view["report_url"] = f"{base}/api/analyses/{job.id}/report"
-    return view
+    return JobView.of(job, f"{base}/api/analyses/{job.id}/report")
 
 
 def reconcile(job: Job, status: Any) -> Job:
@@ -103,7 +120,8 @@ async def _durable_status(client: df.DurableOrchestrationClient, job_id: str) ->
         return None
 
 
-def _find(req: func.HttpRequest) -> Job:
+def find_job(req: func.HttpRequest) -> Job:
+    """The caller's job named in the route; NotFound for an unknown id or another's job."""
     job_id = req.route_params.get("id", "")
     job = JobStore().get(owner_of(req), job_id) if job_id.isalnum() else None
     if job is None:
@@ -117,9 +135,14 @@ def _find(req: func.HttpRequest) -> Job:
 async def submit_analysis(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
-    request = parse_request(req.get_body())
     settings = get_settings()
     owner = owner_of(req)
+    body = limited_body(req, settings.max_body_bytes)
+    key = req.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None:
+        check_idempotency_key(key)
+    request = parse_request(body)
+    claim = IdempotencyClaim.of(owner, key, request) if key is not None else None
     job = Job(
         id=uuid.uuid4().hex,
         owner=owner,
@@ -128,11 +151,22 @@ async def submit_analysis(
         stage=Stage.QUEUED,
         created_at=datetime.now(UTC),
     )
-    store = JobStore()
-    store.create(job)
+    # In a worker thread: the transaction may back off and retry under contention.
+    admitted = await asyncio.to_thread(
+        Admission().admit, job, claim, settings.analyses_per_hour
+    )
+    if admitted.replay:
+        log.info("job %s: replayed for its Idempotency-Key", admitted.job_id)
+    else:
+        await start(client, job, settings)
+    return accepted(req, client, admitted.job_id, settings)
+
+
+async def start(client: df.DurableOrchestrationClient, job: Job, settings: Settings) -> None:
+    """Start the orchestration of a job row just written; on failure the job ends failed."""
     payload = AnalysisInput(
         job_id=job.id,
-        owner=owner,
+        owner=job.owner,
         ticker=job.ticker,
         created_at=job.created_at,
         deadline_seconds=settings.job_deadline_seconds,
@@ -150,21 +184,23 @@ async def submit_analysis(
         error = JobError(code="storage_failed", message="the job could not be started",
                          stage=Stage.QUEUED)
         try:
-            store.fail(FailJob(job_id=job.id, owner=owner, error=error, at=datetime.now(UTC)))
+            JobStore().fail(
+                FailJob(job_id=job.id, owner=job.owner, error=error, at=datetime.now(UTC))
+            )
         except StockMemoError:
             log.warning("job %s: could not mark the unstarted job failed", job.id)
         raise StorageFailed("the job could not be started; try again") from exc
     log.info("job %s: started for %s", job.id, job.ticker)
 
-    base = base_url(req)
-    status_url = f"{base}/api/analyses/{job.id}"
-    body: dict[str, Any] = {
-        "id": job.id,
-        "statusQueryGetUri": status_url,
-        "reportUri": f"{status_url}/report",
-    }
+
+def accepted(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, job_id: str, settings: Settings
+) -> func.HttpResponse:
+    """202 with the job's URLs: the same answer for the first request and for a replay."""
+    status_url = f"{base_url(req)}/api/analyses/{job_id}"
+    body = Accepted(id=job_id, statusQueryGetUri=status_url, reportUri=f"{status_url}/report")
     if settings.expose_durable_management_urls:
-        body["management"] = client.create_http_management_payload(job.id)
+        body.management = client.create_http_management_payload(job_id)
     return json_response(
         body, status=202, headers={"Location": status_url, "Retry-After": RETRY_AFTER_SECONDS}
     )
@@ -176,33 +212,50 @@ async def submit_analysis(
 async def get_analysis(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
-    job = _find(req)
+    job = find_job(req)
     if job.status not in TERMINAL_STATUSES:
         job = reconcile(job, await _durable_status(client, job.id))
     headers = {} if job.status in TERMINAL_STATUSES else {"Retry-After": RETRY_AFTER_SECONDS}
     return json_response(job_view(job, base_url(req)), headers=headers)
 
 
-@bp.route(route="analyses/{id}/report", methods=["GET"])
+@bp.route(route="analyses/{id}", methods=["DELETE"])
+@bp.durable_client_input(client_name="client")
 @error_boundary
-async def get_report(req: func.HttpRequest) -> func.HttpResponse:
-    job = _find(req)
-    if job.status is not JobStatus.COMPLETED:
-        return error_response(
-            NotCompleted.code,
-            f"the analysis is {job.status.value}; no report yet",
-            NotCompleted.http_status,
-            status=job.status.value,
-        )
-    memo = ArtifactStore().read(memo_blob(job.ticker, job.id))
-    if memo is None:
-        raise StorageFailed("the memo is missing from storage")
-    return func.HttpResponse(memo, status_code=200, mimetype="text/markdown", charset="utf-8")
+async def cancel_analysis(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """Cancel a queued or running job: the row first (ETag-guarded), then the orchestration.
+
+    The row is what every later step checks (a stage change, persist's transaction), so even
+    an activity already running when the cancel arrives cannot complete the job.
+    """
+    job = find_job(req)
+    if job.status not in TERMINAL_STATUSES:
+        ended = JobStore().cancel(job.owner, job.id, datetime.now(UTC))
+        if ended is None:
+            raise NotFound("no analysis with that id")
+        if ended.status is JobStatus.CANCELLED:
+            try:
+                await client.terminate(job.id, "cancelled by the caller")
+            except Exception:  # not started yet, or already over: its next step sees the row
+                log.warning("job %s: could not terminate the orchestration", job.id,
+                            exc_info=True)
+            log.info("job %s: cancelled", job.id)
+            return json_response(job_view(ended, base_url(req)), status=202)
+        job = ended
+    return error_response(
+        NotCancellable.code,
+        f"the analysis is {job.status.value}; only a queued or running one can be cancelled",
+        NotCancellable.http_status,
+        status=job.status,
+    )
 
 
 @bp.route(route="analyses", methods=["GET"])
 @error_boundary
 async def list_analyses(req: func.HttpRequest) -> func.HttpResponse:
+    owner = owner_of(req)
     try:
         ticker = normalize_ticker(req.params.get("ticker"))
     except ValueError as exc:
@@ -211,7 +264,7 @@ async def list_analyses(req: func.HttpRequest) -> func.HttpResponse:
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise InvalidQuery(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
     jobs, cursor = JobStore().list_for_ticker(
-        owner_of(req), ticker, int(raw_limit), req.params.get("cursor") or None
+        owner, ticker, int(raw_limit), req.params.get("cursor") or None
     )
     base = base_url(req)
-    return json_response({"items": [job_view(j, base) for j in jobs], "next_cursor": cursor})
+    return json_response(JobPage(items=[job_view(j, base) for j in jobs], next_cursor=cursor))

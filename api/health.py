@@ -11,6 +11,7 @@ from azure.core.exceptions import AzureError
 
 from api.responses import error_boundary, json_response
 from shared.errors import StockMemoError
+from shared.models import HealthView
 from shared.settings import Settings, get_settings
 from shared.storage import analyses_table, reports_container
 
@@ -63,4 +64,4 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
         status, code = "degraded", 200
     else:
         status, code = "healthy", 200
-    return json_response({"status": status, "checks": checks}, status=code)
+    return json_response(HealthView(status=status, checks=checks), status=code)

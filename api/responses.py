@@ -9,8 +9,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import azure.functions as func
+from pydantic import BaseModel
 
-from shared.errors import StockMemoError
+from shared.errors import QuotaExceeded, StockMemoError
+from shared.models import ErrorBody, ErrorDetail, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,9 @@ Handler = Callable[..., Awaitable[func.HttpResponse]]
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> func.HttpResponse:
+    """`body` as JSON; a pydantic model as its own serialization says (`shared/models.py`)."""
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json")
     return func.HttpResponse(
         json.dumps(body, ensure_ascii=False),
         status_code=status,
@@ -30,17 +35,26 @@ def json_response(
 
 
 def error_response(
-    code: str, message: str, http_status: int, field: str | None = None, **extra: Any
+    code: str,
+    message: str,
+    http_status: int,
+    field: str | None = None,
+    status: JobStatus | str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> func.HttpResponse:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-    error.update(extra)
-    return json_response({"error": error}, status=http_status)
+    """The one error body: `ErrorBody` (its schema is in /api/openapi.json)."""
+    job_status = JobStatus(status) if status is not None else None
+    body = ErrorBody(
+        error=ErrorDetail(code=code, message=message, field=field, status=job_status)
+    )
+    return json_response(body, http_status, headers)
 
 
 def from_error(exc: StockMemoError) -> func.HttpResponse:
-    return error_response(exc.code, exc.message, exc.http_status, exc.field)
+    headers = None
+    if isinstance(exc, QuotaExceeded):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(exc.code, exc.message, exc.http_status, exc.field, headers=headers)
 
 
 def error_boundary(handler: Handler) -> Handler:

@@ -104,12 +104,69 @@ class ConfigurationError(StockMemoError):
     http_status = 500
 
 
+class BudgetExceeded(StockMemoError):
+    """A model call would take the job past LLM_TOKEN_BUDGET: refused before anything is spent."""
+
+    code = "budget_exceeded"
+    http_status = 429
+
+
+class Unauthenticated(StockMemoError):
+    """AUTH_MODE=easyauth and the request carries no usable App Service principal."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class InvalidIdempotencyKey(StockMemoError):
+    """The Idempotency-Key header is empty, longer than 200 characters, or not printable ASCII."""
+
+    code = "invalid_idempotency_key"
+    http_status = 400
+
+
+class IdempotencyConflict(StockMemoError):
+    """The Idempotency-Key was already used by this caller with a different body."""
+
+    code = "idempotency_conflict"
+    http_status = 422
+
+
+class NotCancellable(StockMemoError):
+    """The job has already finished (completed, failed or cancelled): there is nothing to stop."""
+
+    code = "not_cancellable"
+    http_status = 409
+
+
+class QuotaExceeded(StockMemoError):
+    """The caller has submitted ANALYSES_PER_HOUR analyses this clock hour; `retry_after` says
+    how many seconds until the next hour starts."""
+
+    code = "quota_exceeded"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BodyTooLarge(StockMemoError):
+    """The request body is larger than MAX_BODY_BYTES."""
+
+    code = "body_too_large"
+    http_status = 413
+
+
 ERROR_CODES: dict[str, type[StockMemoError]] = {
     cls.code: cls
     for cls in (
         InvalidBody, InvalidTicker, InvalidQuery, NotFound, NotCompleted, UnknownTicker,
         MarketDataUnavailable, NewsUnavailable, LlmFailed, StorageFailed, JobTimeout,
         ConfigurationError,
+        BudgetExceeded,
+        Unauthenticated, InvalidIdempotencyKey, IdempotencyConflict, NotCancellable,
+        QuotaExceeded, BodyTooLarge,
     )
 }
 

@@ -1,4 +1,5 @@
-"""The `analyses` table: job rows (`job_{id}`) and report-log rows (`log_{TICKER}_{inv}_{id}`).
+"""The `analyses` table: job rows (`job_{id}`) and report-log rows (`log_{TICKER}_{inv}_{id}`);
+the quota and idempotency rows beside them are `shared/admission.py`'s.
 
 PartitionKey is the owner, so every read is scoped to one caller. Status changes use ETags so a
 late stage update can never overwrite a terminal status.
@@ -111,6 +112,11 @@ def _clean(entity: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entity.items() if v is not None}
 
 
+def job_row(job: Job) -> dict[str, Any]:
+    """The job's entity as it is written: None properties left out."""
+    return _clean(job_to_entity(job))
+
+
 class JobStore:
     """Reads and writes jobs for the routes and activities."""
 
@@ -125,7 +131,7 @@ class JobStore:
 
     def create(self, job: Job) -> None:
         with storage_errors("create job"):
-            self.table.create_entity(_clean(job_to_entity(job)))
+            self.table.create_entity(job_row(job))
 
     def _read(self, owner: str, job_id: str) -> TableEntity | None:
         with storage_errors("read job"):
@@ -187,6 +193,18 @@ class JobStore:
                 "ErrorCode": failure.error.code,
                 "ErrorMessage": failure.error.message,
                 "ErrorStage": failure.error.stage.value,
+            },
+        )
+
+    def cancel(self, owner: str, job_id: str, at: datetime) -> Job | None:
+        """Mark a queued or running job cancelled; a finished job is returned as it is."""
+        return self._change(
+            owner,
+            job_id,
+            {
+                "Status": JobStatus.CANCELLED.value,
+                "Stage": Stage.CANCELLED.value,
+                "CompletedAt": at,
             },
         )
 

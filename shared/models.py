@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -132,3 +133,87 @@ class FailJob(BaseModel):
     status: JobStatus = JobStatus.FAILED
     error: JobError
     at: datetime
+
+
+# The public API's bodies. The handlers build their answers from these models and
+# /api/openapi.json is generated from them, so the document and the code cannot drift apart.
+# An optional field that is None is left out of the answer, unless the model says otherwise.
+
+
+def _none(value: object) -> bool:
+    return value is None
+
+
+def _optional(description: str | None = None) -> Any:
+    return Field(default=None, exclude_if=_none, description=description)
+
+
+class JobView(BaseModel):
+    """A job as GET /api/analyses/{id} returns it: the stored job without its owner."""
+
+    id: str = Field(description="The job id (32 hex characters).")
+    ticker: str
+    status: JobStatus
+    stage: Stage
+    created_at: datetime
+    started_at: datetime | None = _optional()
+    completed_at: datetime | None = _optional()
+    verdict: Verdict | None = _optional()
+    confidence: float | None = Field(default=None, ge=0, le=1, exclude_if=_none)
+    grounding: Grounding | None = _optional()
+    error: JobError | None = _optional()
+    usage: Usage | None = _optional()
+    report_url: str = Field(description="GET this for the memo once the job is completed.")
+
+    @classmethod
+    def of(cls, job: Job, report_url: str) -> JobView:
+        return cls.model_validate({**job.model_dump(exclude={"owner"}), "report_url": report_url})
+
+
+class JobPage(BaseModel):
+    """One page of GET /api/analyses, newest first."""
+
+    items: list[JobView]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last one."
+    )
+
+
+class Accepted(BaseModel):
+    """The 202 answer of POST /api/analyses (also for a replay of the same Idempotency-Key)."""
+
+    id: str
+    statusQueryGetUri: str  # camelCase: the public field name
+    reportUri: str  # camelCase: the public field name
+    management: dict[str, str] | None = _optional(
+        "Durable management URLs; only with EXPOSE_DURABLE_MANAGEMENT_URLS=true."
+    )
+
+
+class ReportLink(BaseModel):
+    """GET /api/analyses/{id}/report?link=sas: a read-only link to that one memo blob."""
+
+    url: str
+    expires_at: datetime
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code (see the README).")
+    message: str = Field(description="For people; may change.")
+    field: str | None = _optional("The one field at fault, if any.")
+    status: JobStatus | None = _optional(
+        "The job's status, with not_completed and not_cancellable."
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: {"error": {"code", "message", ...}}."""
+
+    error: ErrorDetail
+
+
+class HealthView(BaseModel):
+    """GET /api/health."""
+
+    status: Literal["healthy", "degraded", "unhealthy"]
+    checks: dict[str, dict[str, Any]]

@@ -4,14 +4,17 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import job_stage, market_data, news_research, persist, quant_analyst, strategist
-from api import analyses, health
+from api import analyses, health, openapi, pages, reports
 from orchestrators import analysis
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 for blueprint in (
     analyses.bp,
+    reports.bp,
     health.bp,
+    pages.bp,
+    openapi.bp,
     analysis.bp,
     job_stage.bp,
     market_data.bp,

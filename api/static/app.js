@@ -1,0 +1,583 @@
+// The analyst page: submit a ticker, follow its stages, read the memo. Same-origin calls only.
+//
+// Auth: with AUTH_MODE=easyauth the platform session cookie goes with every same-origin fetch.
+// Otherwise (function keys in Azure) the page asks for a key the first time the API answers 401
+// and keeps it in sessionStorage only, sending it as `x-functions-key`; never in a URL.
+//
+// History: localStorage keeps the last tickers used in this browser (no job data, no secret);
+// the list is the owner's jobs for those tickers from `GET /api/analyses?ticker=`, newest first.
+"use strict";
+
+(() => {
+  const STAGES = ["queued", "gathering_evidence", "writing_memo", "persisting"];
+  const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+  const STAGE_NAMES = {
+    queued: "queued",
+    gathering_evidence: "gathering evidence",
+    writing_memo: "writing the memo",
+    persisting: "saving the memo",
+    completed: "completed",
+    failed: "failed",
+    cancelled: "cancelled",
+  };
+  const GROUNDING_NAMES = {
+    grounded: "Grounded",
+    ungrounded: "Ungrounded",
+    not_applicable: "Grounding: not applicable",
+  };
+  const KEY_STORE = "stockmemo.functionKey"; // sessionStorage
+  const TICKER_STORE = "stockmemo.recentTickers"; // localStorage
+  const MAX_TICKERS = 8;
+  const PER_TICKER = 10;
+  const HISTORY_SIZE = 20;
+  const DEFAULT_WAIT_MS = 2000;
+
+  // The memo as HTML. Temporary route of api/pages.py until `report?format=html` is wired.
+  const memoHtmlPath = (id) => `/api/analyses/${encodeURIComponent(id)}/report.html`;
+  const jobPath = (id) => `/api/analyses/${encodeURIComponent(id)}`;
+
+  const $ = (id) => document.getElementById(id);
+  const authMode = document.querySelector('meta[name="stockmemo-auth"]')?.content || "function-key";
+
+  let following = 0; // bumps whenever another job is opened, so an older poll loop stops
+  let currentJobId = null;
+  const objectUrls = new Set();
+
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  // ---- calls to the API ----------------------------------------------------------------------
+
+  function authHeaders() {
+    const headers = new Headers({ Accept: "application/json" });
+    if (authMode !== "easyauth") {
+      const key = sessionStorage.getItem(KEY_STORE);
+      if (key) headers.set("x-functions-key", key);
+    }
+    return headers;
+  }
+
+  async function api(path, { method = "GET", body, accept } = {}) {
+    const headers = authHeaders();
+    if (accept) headers.set("Accept", accept);
+    if (body !== undefined) headers.set("Content-Type", "application/json");
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+        cache: "no-store",
+        redirect: "manual", // Easy Auth sends an expired session to its login page
+      });
+    } catch (error) {
+      throw new ApiError(0, "network_error", "The service could not be reached. Check your connection and try again.");
+    }
+    if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
+      askForCredentials(response.status);
+      throw new ApiError(response.status, "unauthorised", "The service needs you to sign in or give a key first.");
+    }
+    if (!response.ok) {
+      let code = "http_" + response.status;
+      let message = `The service answered ${response.status}.`;
+      try {
+        const error = (await response.json()).error;
+        if (error && typeof error.message === "string") {
+          code = String(error.code || code);
+          message = error.message;
+        }
+      } catch (_) {
+        // not our JSON error body: keep the generic message
+      }
+      throw new ApiError(response.status, code, message);
+    }
+    return response;
+  }
+
+  function askForCredentials(status) {
+    if (authMode === "easyauth") {
+      $("signin-panel").hidden = false;
+      $("signin-reload").focus();
+      return;
+    }
+    const hadKey = Boolean(sessionStorage.getItem(KEY_STORE));
+    $("key-reason").textContent = status === 0
+      ? "Enter another key. It stays in this browser tab only (session storage)."
+      : hadKey
+      ? `The API refused the key (${status}). Enter another one; it stays in this tab only.`
+      : "The API asked for a key. It stays in this browser tab only (session storage) and is sent in the x-functions-key header, never in a URL.";
+    $("key-panel").hidden = false;
+    $("key-input").focus();
+  }
+
+  function retryAfterMs(response) {
+    const value = response.headers.get("Retry-After");
+    if (!value) return DEFAULT_WAIT_MS;
+    const seconds = Number(value);
+    let ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - Date.now();
+    if (!Number.isFinite(ms)) ms = DEFAULT_WAIT_MS;
+    return Math.min(Math.max(ms, 500), 60000);
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // ---- the ticker form -------------------------------------------------------------------------
+
+  function tickerRule() {
+    const pattern = $("ticker").getAttribute("pattern");
+    if (!pattern) return null;
+    try {
+      return new RegExp(`^(?:${pattern})$`, "v");
+    } catch (_) {
+      return new RegExp(`^(?:${pattern})$`, "u");
+    }
+  }
+
+  function showFieldError(message) {
+    const input = $("ticker");
+    const error = $("ticker-error");
+    if (message) {
+      error.textContent = message;
+      error.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+      announce(message);
+    } else {
+      error.textContent = "";
+      error.hidden = true;
+      input.removeAttribute("aria-invalid");
+    }
+  }
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    const input = $("ticker");
+    const ticker = input.value.trim().toUpperCase();
+    const rule = tickerRule();
+    if (!ticker) {
+      showFieldError("Enter a ticker, for example MSFT.");
+      input.focus();
+      return;
+    }
+    if (rule && !rule.test(ticker)) {
+      showFieldError("A ticker is 1–10 letters, digits, “.” or “-”.");
+      input.focus();
+      return;
+    }
+    showFieldError("");
+    const button = $("ticker-submit");
+    button.disabled = true;
+    try {
+      const response = await api("/api/analyses", { method: "POST", body: { ticker } });
+      const created = await response.json();
+      input.value = "";
+      rememberTicker(ticker);
+      const wait = retryAfterMs(response);
+      openJob(created.id, { ticker, stage: "queued", status: "queued", firstWait: wait });
+      refreshHistory();
+    } catch (error) {
+      showFieldError(error.message);
+      // After a 401/403 the key or sign-in panel has the focus: leave it there.
+      if (error.status !== 401 && error.status !== 403) input.focus();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ---- one job: progress, then the result --------------------------------------------------------
+
+  function announce(text) {
+    const region = $("announcer");
+    region.textContent = "";
+    // A fresh text node after a tick, so screen readers announce a repeated message too.
+    setTimeout(() => { region.textContent = text; }, 50);
+  }
+
+  function stageIndex(job) {
+    if (TERMINAL.has(job.status)) {
+      if (job.status === "completed") return STAGES.length;
+      const at = job.error && STAGES.indexOf(job.error.stage);
+      return at >= 0 ? at : STAGES.length;
+    }
+    const index = STAGES.indexOf(job.stage);
+    return index >= 0 ? index : 0;
+  }
+
+  function renderStages(job) {
+    const reached = stageIndex(job);
+    const items = $("stages").querySelectorAll("li");
+    items.forEach((item, index) => {
+      let state = "pending";
+      if (index < reached) state = "done";
+      else if (index === reached) {
+        if (job.status === "completed") state = "done";
+        else if (job.status === "failed" || job.status === "cancelled") state = "failed";
+        else state = "current";
+      }
+      if (item.dataset.stage === "final") {
+        item.querySelector(".stage-label").textContent =
+          job.status === "failed" ? "Failed" : job.status === "cancelled" ? "Cancelled" : "Done";
+        if (TERMINAL.has(job.status)) state = job.status === "completed" ? "done" : "failed";
+      }
+      item.dataset.state = state;
+      item.querySelector(".stage-state").textContent =
+        { done: "done", current: "in progress", failed: job.status, pending: "waiting" }[state];
+      if (state === "current") item.setAttribute("aria-current", "step");
+      else item.removeAttribute("aria-current");
+    });
+  }
+
+  function describeJob(job) {
+    const ticker = job.ticker || "";
+    if (job.status === "completed") {
+      const verdict = job.verdict ? job.verdict.toUpperCase() : "no verdict";
+      const confidence = typeof job.confidence === "number" ? job.confidence.toFixed(2) : "n/a";
+      return `${ticker}: memo ready, ${verdict}, confidence ${confidence}.`;
+    }
+    if (job.status === "failed") {
+      const message = job.error ? job.error.message : "the analysis failed";
+      return `${ticker}: failed while ${STAGE_NAMES[job.error?.stage] || "running"}: ${message}`;
+    }
+    if (job.status === "cancelled") return `${ticker}: cancelled.`;
+    return `${ticker}: ${STAGE_NAMES[job.stage] || job.stage}…`;
+  }
+
+  function resetJobView(id, ticker) {
+    for (const url of objectUrls) URL.revokeObjectURL(url);
+    objectUrls.clear();
+    $("job").hidden = false;
+    $("job").dataset.jobId = id;
+    $("job-heading").textContent = ticker ? `Analysis of ${ticker}` : "Analysis";
+    $("job-meta").textContent = `Job ${id}`;
+    $("job-status").textContent = "";
+    $("job-error").hidden = true;
+    $("job-error").textContent = "";
+    $("result").hidden = true;
+    $("memo").replaceChildren();
+    $("gaps-body").replaceChildren();
+    $("chart-img").removeAttribute("src");
+    renderStages({ stage: "queued", status: "queued" });
+    markCurrentInHistory();
+  }
+
+  async function openJob(id, known = {}) {
+    const token = ++following;
+    currentJobId = id;
+    if (location.hash !== `#job=${id}`) history.replaceState(null, "", `#job=${id}`);
+    resetJobView(id, known.ticker);
+    let lastStatus = null;
+    let wait = known.firstWait;
+    if (known.stage) {
+      renderStages(known);
+      $("job-status").textContent = describeJob(known);
+      announce(describeJob(known));
+      lastStatus = `${known.status}/${known.stage}`;
+    }
+    if (known.focus) $("job-heading").focus();
+    while (token === following) {
+      if (wait !== undefined) await sleep(wait);
+      if (token !== following) return;
+      let response;
+      let job;
+      try {
+        response = await api(jobPath(id));
+        job = await response.json();
+      } catch (error) {
+        if (error.status === 404 || error.status === 401 || error.status === 403) {
+          showJobError(error.message);
+          return;
+        }
+        $("job-status").textContent = `${error.message} Retrying…`;
+        wait = DEFAULT_WAIT_MS * 2;
+        continue;
+      }
+      if (token !== following) return;
+      $("job-heading").textContent = `Analysis of ${job.ticker}`;
+      renderStages(job);
+      const text = describeJob(job);
+      $("job-status").textContent = text;
+      const status = `${job.status}/${job.stage}`;
+      if (status !== lastStatus) {
+        announce(text);
+        lastStatus = status;
+      }
+      updateHistoryEntry(job);
+      if (TERMINAL.has(job.status)) {
+        await showOutcome(job, token);
+        refreshHistory();
+        return;
+      }
+      wait = retryAfterMs(response);
+    }
+  }
+
+  function showJobError(message) {
+    const box = $("job-error");
+    box.textContent = message;
+    box.hidden = false;
+  }
+
+  async function showOutcome(job, token) {
+    if (job.status === "failed") {
+      const error = job.error || {};
+      showJobError(`The analysis failed while ${STAGE_NAMES[error.stage] || "running"} (${error.code || "error"}): ${error.message || ""}`);
+      return;
+    }
+    if (job.status !== "completed") {
+      showJobError("The analysis was cancelled; there is no memo.");
+      return;
+    }
+    try {
+      const [memoResponse, chartResponse] = await Promise.all([
+        api(memoHtmlPath(job.id), { accept: "text/html" }),
+        api(`${jobPath(job.id)}/chart.svg`, { accept: "image/svg+xml" }),
+      ]);
+      const [html, chart] = await Promise.all([memoResponse.text(), chartResponse.blob()]);
+      if (token !== following) return;
+      renderBadges(job);
+      renderMemo(html);
+      renderChart(job, chart);
+      setDownloads(job);
+      $("result").hidden = false;
+    } catch (error) {
+      if (token === following) showJobError(`The memo could not be shown: ${error.message}`);
+    }
+  }
+
+  function badge(element, text, kind) {
+    element.textContent = text;
+    element.className = `badge ${kind}`;
+  }
+
+  function renderBadges(job) {
+    const verdict = job.verdict || "none";
+    badge($("badge-verdict"), `Verdict: ${verdict.toUpperCase()}`, verdict);
+    const confidence = typeof job.confidence === "number" ? job.confidence.toFixed(2) : "n/a";
+    badge($("badge-confidence"), `Confidence ${confidence}`, "neutral");
+    const grounding = job.grounding || "not_applicable";
+    badge($("badge-grounding"), GROUNDING_NAMES[grounding] || grounding, grounding);
+  }
+
+  // The server already sanitised the memo (markdown-it without raw HTML, then nh3). It is parsed
+  // in an inert document and checked once more before it joins the page: no active elements,
+  // no on* attributes, links http(s) only. The page's CSP forbids inline script as a last wall.
+  function safeFragment(html) {
+    const doc = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html");
+    doc.body.querySelectorAll("script, style, iframe, object, embed, img, svg, math, form, link, meta, base")
+      .forEach((node) => node.remove());
+    for (const element of doc.body.querySelectorAll("*")) {
+      for (const attribute of [...element.attributes]) {
+        const name = attribute.name.toLowerCase();
+        if (name.startsWith("on") || name === "style" || name === "srcdoc") element.removeAttribute(attribute.name);
+      }
+      if (element.tagName === "A") {
+        const href = element.getAttribute("href");
+        if (href !== null && !/^https?:\/\//i.test(href)) element.removeAttribute("href");
+        if (element.hasAttribute("href")) {
+          element.setAttribute("rel", "noopener noreferrer nofollow");
+          element.setAttribute("target", "_blank");
+        }
+      }
+    }
+    const fragment = document.createDocumentFragment();
+    fragment.append(...doc.body.childNodes);
+    return fragment;
+  }
+
+  function renderMemo(html) {
+    const fragment = safeFragment(html);
+    const gaps = fragment.querySelector("section.memo-gaps");
+    const gapsBody = $("gaps-body");
+    let count = 0;
+    if (gaps) {
+      gaps.remove();
+      gaps.querySelector("h2")?.remove();
+      count = gaps.querySelectorAll("li").length;
+      gapsBody.replaceChildren(...gaps.childNodes);
+    } else {
+      gapsBody.textContent = "The memo has no data-gaps section.";
+    }
+    $("gaps").classList.toggle("none", count === 0);
+    badge($("badge-gaps"), count === 0 ? "No data gaps" : `${count} data gap${count === 1 ? "" : "s"}`,
+      count === 0 ? "gaps-none" : "gaps-some");
+    $("memo").replaceChildren(fragment);
+  }
+
+  function renderChart(job, blob) {
+    const url = URL.createObjectURL(blob);
+    objectUrls.add(url);
+    const img = $("chart-img");
+    img.src = url;
+    img.alt = `Line chart: ${job.ticker} against SPY over the last year, both rebased to 100 at the first common trading day.`;
+    $("chart-caption").textContent =
+      `${job.ticker} (blue) and SPY (orange), closing prices rebased to 100; dates on the horizontal axis.`;
+  }
+
+  function setDownloads(job) {
+    const memo = $("download-memo");
+    memo.href = `${jobPath(job.id)}/report`;
+    memo.download = `${job.ticker}-${job.id}-memo.md`;
+    memo.dataset.accept = "text/markdown";
+    const evidence = $("download-evidence");
+    evidence.href = `${jobPath(job.id)}/evidence`;
+    evidence.download = `${job.ticker}-${job.id}-evidence.json`;
+    evidence.dataset.accept = "application/json";
+  }
+
+  // A plain link cannot send the key header, so downloads go through fetch and a blob URL.
+  async function onDownload(event) {
+    event.preventDefault();
+    const link = event.currentTarget;
+    try {
+      const response = await api(link.getAttribute("href"), { accept: link.dataset.accept });
+      const url = URL.createObjectURL(await response.blob());
+      const temporary = document.createElement("a");
+      temporary.href = url;
+      temporary.download = link.download;
+      document.body.append(temporary);
+      temporary.click();
+      temporary.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (error) {
+      showJobError(`The download failed: ${error.message}`);
+    }
+  }
+
+  // ---- history ---------------------------------------------------------------------------------
+
+  function recentTickers() {
+    try {
+      const stored = JSON.parse(localStorage.getItem(TICKER_STORE) || "[]");
+      const rule = tickerRule();
+      return Array.isArray(stored)
+        ? stored.filter((t) => typeof t === "string" && (!rule || rule.test(t))).slice(0, MAX_TICKERS)
+        : [];
+    } catch (_) {
+      return [];
+    }
+  }
+
+  function rememberTicker(ticker) {
+    const tickers = [ticker, ...recentTickers().filter((t) => t !== ticker)].slice(0, MAX_TICKERS);
+    try {
+      localStorage.setItem(TICKER_STORE, JSON.stringify(tickers));
+    } catch (_) {
+      // storage full or disabled: the list just will not remember
+    }
+  }
+
+  let historyRequest = 0;
+
+  async function refreshHistory() {
+    const request = ++historyRequest;
+    const tickers = recentTickers();
+    const status = $("history-status");
+    if (tickers.length === 0) {
+      $("history-list").replaceChildren();
+      status.textContent = "No analyses yet.";
+      return;
+    }
+    const answers = await Promise.allSettled(tickers.map((ticker) =>
+      api(`/api/analyses?ticker=${encodeURIComponent(ticker)}&limit=${PER_TICKER}`).then((r) => r.json())));
+    if (request !== historyRequest) return;
+    const jobs = answers
+      .filter((answer) => answer.status === "fulfilled")
+      .flatMap((answer) => answer.value.items || [])
+      .sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)))
+      .slice(0, HISTORY_SIZE);
+    const failed = answers.some((answer) => answer.status === "rejected");
+    status.textContent = failed ? "Some of the list could not be loaded." : jobs.length ? "" : "No analyses yet.";
+    $("history-list").replaceChildren(...jobs.map(historyItem));
+    markCurrentInHistory();
+  }
+
+  // The followed job's entry keeps up with each poll, between refreshes of the whole list.
+  function updateHistoryEntry(job) {
+    const button = $("history-list").querySelector(`button[data-job-id="${CSS.escape(job.id)}"]`);
+    if (button) button.parentElement.replaceWith(historyItem(job));
+    markCurrentInHistory();
+  }
+
+  function historyItem(job) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "history-item";
+    button.dataset.jobId = job.id;
+    const ticker = document.createElement("span");
+    ticker.className = "history-ticker";
+    ticker.textContent = job.ticker;
+    const badges = document.createElement("span");
+    badges.className = "history-badges";
+    const status = document.createElement("span");
+    badge(status, job.status, job.status);
+    badges.append(status);
+    if (job.verdict) {
+      const verdict = document.createElement("span");
+      const confidence = typeof job.confidence === "number" ? ` ${job.confidence.toFixed(2)}` : "";
+      badge(verdict, `${job.verdict.toUpperCase()}${confidence}`, job.verdict);
+      badges.append(verdict);
+    }
+    const when = document.createElement("time");
+    when.className = "history-when";
+    when.dateTime = job.created_at;
+    when.textContent = new Date(job.created_at).toLocaleString();
+    button.append(ticker, badges, when);
+    button.addEventListener("click", () => openJob(job.id, { ticker: job.ticker, focus: true }));
+    item.append(button);
+    return item;
+  }
+
+  function markCurrentInHistory() {
+    for (const button of $("history-list").querySelectorAll("button.history-item")) {
+      button.setAttribute("aria-current", String(button.dataset.jobId === currentJobId));
+    }
+  }
+
+  // ---- start -----------------------------------------------------------------------------------
+
+  function onKeySubmit(event) {
+    event.preventDefault();
+    const key = $("key-input").value.trim();
+    if (!key) return;
+    sessionStorage.setItem(KEY_STORE, key);
+    $("key-input").value = "";
+    $("key-panel").hidden = true;
+    $("key-open").hidden = false;
+    $("ticker").focus();
+    refreshHistory();
+    if (currentJobId) openJob(currentJobId, {});
+  }
+
+  function start() {
+    $("ticker-form").addEventListener("submit", onSubmit);
+    $("ticker").addEventListener("input", () => showFieldError(""));
+    $("history-refresh").addEventListener("click", refreshHistory);
+    $("download-memo").addEventListener("click", onDownload);
+    $("download-evidence").addEventListener("click", onDownload);
+    $("key-form").addEventListener("submit", onKeySubmit);
+    $("key-forget").addEventListener("click", () => {
+      sessionStorage.removeItem(KEY_STORE);
+      $("key-input").focus();
+    });
+    $("key-open").addEventListener("click", () => askForCredentials(0));
+    $("signin-reload").addEventListener("click", () => location.reload());
+    if (authMode !== "easyauth" && sessionStorage.getItem(KEY_STORE)) $("key-open").hidden = false;
+    window.addEventListener("hashchange", openFromHash);
+    refreshHistory();
+    openFromHash();
+  }
+
+  // `#job=<id>` opens that job: a link to one analysis, and the back button, work.
+  function openFromHash() {
+    const match = /^#job=([0-9a-zA-Z]+)$/.exec(location.hash);
+    if (match && match[1] !== currentJobId) openJob(match[1], {});
+  }
+
+  start();
+})();

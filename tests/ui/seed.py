@@ -1,0 +1,78 @@
+"""Jobs written straight into Azurite (job row and blobs), for memos no writer would make."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import requests
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+
+from shared.artifacts import ArtifactStore, evidence_blob, memo_blob
+from shared.evidence import NewsArticle, NewsResult, PriceSeries, QuantResult
+from shared.jobs import JobStore
+from shared.models import Grounding, Job, JobStatus, Stage, Verdict
+from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
+
+OWNER = "anonymous"  # AUTH_MODE=none: every caller
+
+
+def seed_completed_job(
+    connection: str, ticker: str, memo: str, evidence: dict[str, Any], owner: str = OWNER
+) -> str:
+    """A completed job with this memo and evidence; returns its id."""
+    job_id = uuid.uuid4().hex
+    tables = TableServiceClient.from_connection_string(connection)
+    try:
+        tables.create_table(ANALYSES_TABLE)
+    except ResourceExistsError:
+        pass
+    blobs = BlobServiceClient.from_connection_string(connection)
+    container = blobs.get_container_client(REPORTS_CONTAINER)
+    try:
+        container.create_container()
+    except ResourceExistsError:
+        pass
+    now = datetime.now(UTC)
+    JobStore(tables.get_table_client(ANALYSES_TABLE)).create(Job(
+        id=job_id, owner=owner, ticker=ticker, status=JobStatus.COMPLETED,
+        stage=Stage.COMPLETED, created_at=now - timedelta(seconds=5),
+        started_at=now - timedelta(seconds=4), completed_at=now, verdict=Verdict.BUY,
+        confidence=0.42, grounding=Grounding.UNGROUNDED,
+    ))
+    store = ArtifactStore(container)
+    store.write_once(memo_blob(ticker, job_id), memo.encode(), "text/markdown; charset=utf-8")
+    store.write_once(evidence_blob(ticker, job_id), json.dumps(evidence).encode(),
+                     "application/json; charset=utf-8")
+    return job_id
+
+
+def evidence_with(symbol: str, articles: list[NewsArticle]) -> dict[str, Any]:
+    """An evidence document shaped as persist writes it: quant with both series, and news."""
+    days = [date(2026, 6, 1) + timedelta(days=i) for i in range(10)]
+    quant = QuantResult(
+        ticker=symbol, outcome="ok", market_source="test",
+        ticker_series=PriceSeries(symbol=symbol, dates=days,
+                                  closes=[20.0 + i for i in range(10)], source="test"),
+        benchmark_series=PriceSeries(symbol="SPY", dates=days,
+                                     closes=[400.0 - i for i in range(10)], source="test"),
+    )
+    news = NewsResult(provider="test", status="ok", articles=articles)
+    return {"quant": quant.model_dump(mode="json", exclude={"note", "usage"}),
+            "news": news.model_dump(mode="json")}
+
+
+def follow(url: str, timeout: float = 90) -> dict[str, Any]:
+    """Poll a job (quickly: this is the test, not the page) until it ends."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = requests.get(url, timeout=10).json()
+        if job["status"] in ("completed", "failed", "cancelled"):
+            return dict(job)
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not finish")

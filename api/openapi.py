@@ -197,24 +197,32 @@ def paths() -> dict[str, Any]:
             "parameters": [JOB_ID],
             "get": {
                 "operationId": "get_report",
-                "summary": "The memo (Markdown), or with link=sas a short-lived read-only link.",
+                "summary": "The memo (Markdown, or sanitised HTML with format=html), or with "
+                "link=sas a short-lived read-only link.",
                 "parameters": [
                     {
                         "name": "link",
                         "in": "query",
                         "required": False,
                         "schema": {"type": "string", "enum": ["sas"]},
-                    }
+                    },
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["markdown", "html"]},
+                    },
                 ],
                 "responses": {
                     "200": {
                         "description": "The memo; with link=sas, a link valid SAS_TTL_SECONDS.",
                         "content": {
                             "text/markdown": {"schema": {"type": "string"}},
+                            "text/html": {"schema": {"type": "string"}},
                             JSON: {"schema": _ref(ReportLink)},
                         },
                     },
-                    "400": _error("`invalid_query`: an unknown `link`."),
+                    "400": _error("`invalid_query`: an unknown `link` or `format`."),
                     "401": UNAUTHENTICATED,
                     "404": NOT_FOUND,
                     "409": _error("`not_completed`: no report (yet); `status` says why."),

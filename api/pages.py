@@ -5,8 +5,8 @@
   must avoid. Every call the page makes goes to the function-level API below and in analyses.py.
 - `GET /api/analyses/{id}/chart.svg`: the ticker against SPY from the stored evidence.
 - `GET /api/analyses/{id}/evidence`: the evidence JSON, as a download.
-- `GET /api/analyses/{id}/report.html`: the memo as sanitised HTML. Temporary: it goes away once
-  `GET /api/analyses/{id}/report?format=html` serves the same `render_report_html` output.
+- The memo as sanitised HTML is `GET /api/analyses/{id}/report?format=html` (api/reports.py),
+  sent with `document_response` from here.
 
 Job lookups are scoped to the caller (`owner_of`), with the API's 404 for anyone else's job.
 """
@@ -28,13 +28,12 @@ import azure.functions as func
 
 from api.callers import owner_of
 from api.responses import error_boundary, error_response
-from shared.artifacts import ArtifactStore, evidence_blob, memo_blob
+from shared.artifacts import ArtifactStore, evidence_blob
 from shared.chart import chart_svg
 from shared.errors import NotCompleted, NotFound, StorageFailed
 from shared.evidence import QuantResult
 from shared.jobs import JobStore
 from shared.models import TICKER_RE, Job, JobStatus
-from shared.report_html import render_report_html
 from shared.settings import get_settings
 
 bp = df.Blueprint()
@@ -141,7 +140,7 @@ def _not_completed(job: Job) -> func.HttpResponse:
     )
 
 
-def _document(
+def document_response(
     body: str | bytes, content_type: str, extra: dict[str, str] | None = None
 ) -> func.HttpResponse:
     """A completed job's file: its blobs are write-once, so the browser may keep it a while."""
@@ -162,7 +161,7 @@ async def analysis_chart(req: func.HttpRequest) -> func.HttpResponse:
         return _not_completed(job)
     quant = QuantResult.model_validate(json.loads(data)["quant"])
     svg = chart_svg(quant.ticker_series, quant.benchmark_series)
-    return _document(svg, "image/svg+xml; charset=utf-8")
+    return document_response(svg, "image/svg+xml; charset=utf-8")
 
 
 @bp.route(route="analyses/{id}/evidence", methods=["GET"])
@@ -172,13 +171,6 @@ async def analysis_evidence(req: func.HttpRequest) -> func.HttpResponse:
     if data is None:
         return _not_completed(job)
     disposition = f'attachment; filename="{job.ticker}-{job.id}-evidence.json"'
-    return _document(data, "application/json; charset=utf-8", {"Content-Disposition": disposition})
-
-
-@bp.route(route="analyses/{id}/report.html", methods=["GET"])
-@error_boundary
-async def analysis_report_html(req: func.HttpRequest) -> func.HttpResponse:
-    job, data = await asyncio.to_thread(_load, req, memo_blob)
-    if data is None:
-        return _not_completed(job)
-    return _document(render_report_html(data.decode("utf-8")), "text/html; charset=utf-8")
+    return document_response(
+        data, "application/json; charset=utf-8", {"Content-Disposition": disposition}
+    )

@@ -14,16 +14,19 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api.analyses import find_job
+from api.pages import document_response
 from api.responses import error_boundary, error_response, json_response
 from shared.artifacts import ArtifactStore, memo_blob
 from shared.errors import InvalidQuery, NotCompleted, StorageFailed
 from shared.models import JobStatus
+from shared.report_html import render_report_html
 from shared.settings import get_settings
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
 
 LINK_KINDS = ("sas",)
+FORMATS = ("markdown", "html")
 
 
 @bp.route(route="analyses/{id}/report", methods=["GET"])
@@ -33,6 +36,9 @@ async def get_report(req: func.HttpRequest) -> func.HttpResponse:
     link = req.params.get("link")
     if link is not None and link not in LINK_KINDS:
         raise InvalidQuery("link must be 'sas' (or left out for the memo itself)", field="link")
+    form = req.params.get("format", "markdown")
+    if form not in FORMATS:
+        raise InvalidQuery("format must be 'markdown' or 'html'", field="format")
     if job.status is not JobStatus.COMPLETED:
         return error_response(
             NotCompleted.code,
@@ -55,4 +61,7 @@ async def get_report(req: func.HttpRequest) -> func.HttpResponse:
     memo = store.read(name)
     if memo is None:
         raise StorageFailed("the memo is missing from storage")
+    if form == "html":
+        html = render_report_html(memo.decode("utf-8"))
+        return document_response(html, "text/html; charset=utf-8")
     return func.HttpResponse(memo, status_code=200, mimetype="text/markdown", charset="utf-8")

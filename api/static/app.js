@@ -33,7 +33,7 @@
   const DEFAULT_WAIT_MS = 2000;
 
   // The memo as HTML. Temporary route of api/pages.py until `report?format=html` is wired.
-  const memoHtmlPath = (id) => `/api/analyses/${encodeURIComponent(id)}/report.html`;
+  const memoHtmlPath = (id) => `/api/analyses/${encodeURIComponent(id)}/report?format=html`;
   const jobPath = (id) => `/api/analyses/${encodeURIComponent(id)}`;
 
   const $ = (id) => document.getElementById(id);

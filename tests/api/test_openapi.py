@@ -111,5 +111,6 @@ def test_the_error_codes_of_each_route() -> None:
     assert set(cancel) == {"202", "401", "404", "409"}
     assert "not_cancellable" in cancel["409"]["description"]
     report = DOC["paths"]["/api/analyses/{id}/report"]["get"]
-    assert set(report["responses"]["200"]["content"]) == {"text/markdown", "application/json"}
+    assert set(report["responses"]["200"]["content"]) == {
+        "text/markdown", "text/html", "application/json"}
     assert DOC["servers"] == [{"url": "http://localhost:7071"}]

@@ -151,7 +151,7 @@ def test_evidence_download_is_the_stored_blob(
 
 def test_memo_html_is_the_rendered_markdown(host: DevHost, finished: dict[str, Any]) -> None:
     base = f"{host.base_url}/api/analyses/{finished['id']}"
-    answer = requests.get(f"{base}/report.html", timeout=10)
+    answer = requests.get(f"{base}/report", params={"format": "html"}, timeout=10)
     assert answer.status_code == 200
     assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
     markdown = requests.get(f"{base}/report", timeout=10).text
@@ -159,7 +159,7 @@ def test_memo_html_is_the_rendered_markdown(host: DevHost, finished: dict[str, A
     assert "<h1>CHRT research memo</h1>" in answer.text
 
 
-@pytest.mark.parametrize("suffix", ["chart.svg", "evidence", "report.html"])
+@pytest.mark.parametrize("suffix", ["chart.svg", "evidence", "report?format=html"])
 def test_unknown_and_other_owners_jobs_are_the_apis_404(
     host: DevHost, azurite: Azurite, suffix: str
 ) -> None:
@@ -177,7 +177,7 @@ def test_before_completion_the_files_are_409_with_the_status(host: DevHost) -> N
     answer = requests.post(f"{host.base_url}/api/analyses", json={"ticker": "EARLY"}, timeout=10)
     base = answer.json()["statusQueryGetUri"]
     try:
-        for suffix in ("chart.svg", "evidence", "report.html"):
+        for suffix in ("chart.svg", "evidence", "report?format=html"):
             early = requests.get(f"{base}/{suffix}", timeout=10)
             assert early.status_code == 409
             error = early.json()["error"]

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HUB = "StockMemoUI"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+# Each run writes its screenshots here (git-ignored); docs/screenshots holds the reviewed copies.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 # Long enough that the page, polling every Retry-After (2 s), sees gathering_evidence live.
 MARKET_LATENCY_MS = "3500"
 

@@ -4,7 +4,8 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import job_stage, market_data, news_research, persist, quant_analyst, strategist
-from api import analyses, health, openapi, pages, reports
+from api import analyses, health, openapi, pages, reports, stats
+from maintenance import retention
 from orchestrators import analysis
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -15,6 +16,7 @@ for blueprint in (
     health.bp,
     pages.bp,
     openapi.bp,
+    stats.bp,
     analysis.bp,
     job_stage.bp,
     market_data.bp,
@@ -22,5 +24,6 @@ for blueprint in (
     quant_analyst.bp,
     strategist.bp,
     persist.bp,
+    retention.bp,
 ):
     app.register_functions(blueprint)

@@ -7,9 +7,9 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from shared import names
+from shared import names, telemetry
 from shared.jobs import JobStore
-from shared.models import FailJob, StageUpdate
+from shared.models import FailJob, JobStatus, StageUpdate
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -31,14 +31,20 @@ def fail(failure: FailJob) -> dict[str, str] | None:
     log.warning(
         "job %s: %s (%s at %s)", failure.job_id, job.status, failure.error.code, failure.error.stage
     )
+    if job.status is JobStatus.FAILED:
+        telemetry.record_job_failed(failure.job_id, failure.error.code)
     return {"status": job.status.value, "stage": job.stage.value}
 
 
 @bp.activity_trigger(input_name="payload", activity=names.SET_JOB_STAGE)
 def set_job_stage(payload: dict[str, Any]) -> dict[str, str] | None:
-    return set_stage(StageUpdate.model_validate(payload))
+    update = StageUpdate.model_validate(payload)
+    with telemetry.activity_span(names.SET_JOB_STAGE, update.job_id):
+        return set_stage(update)
 
 
 @bp.activity_trigger(input_name="payload", activity=names.FAIL_JOB)
 def fail_job(payload: dict[str, Any]) -> dict[str, str] | None:
-    return fail(FailJob.model_validate(payload))
+    failure = FailJob.model_validate(payload)
+    with telemetry.activity_span(names.FAIL_JOB, failure.job_id):
+        return fail(failure)

@@ -24,7 +24,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobClient, ContentSettings
 from pydantic import BaseModel, ValidationError
 
-from shared import names
+from shared import names, telemetry
 from shared.artifacts import ArtifactStore, work_blob
 from shared.errors import StockMemoError, UnknownTicker
 from shared.evidence import MarketRequest, MarketSnapshot, MarketSummary
@@ -63,7 +63,7 @@ def fetch(request: MarketRequest) -> MarketSummary:
             if request.symbol == BENCHMARK_SYMBOL:
                 snapshot = _benchmark(provider, settings, request)
             else:
-                snapshot = provider.fetch(request.symbol)
+                snapshot = _fetch(provider, request.symbol)
         except UnknownTicker as exc:
             log.info("job %s: %s unknown to %s", request.job_id, request.symbol, provider.name)
             return MarketSummary(
@@ -76,13 +76,21 @@ def fetch(request: MarketRequest) -> MarketSummary:
     return MarketSummary(outcome="ok", symbol=request.symbol, source=stored.source, artifact=name)
 
 
+def _fetch(provider: MarketDataProvider, symbol: str) -> MarketSnapshot:
+    """The provider's snapshot of `symbol`, traced as one external call."""
+    with telemetry.external_span(
+        "market_data fetch", provider.name, {"stockmemo.symbol": symbol}
+    ):
+        return provider.fetch(symbol)
+
+
 def _benchmark(
     provider: MarketDataProvider, settings: Settings, request: MarketRequest
 ) -> MarketSnapshot:
     """The cached benchmark snapshot while fresh, else a new fetch that refreshes the cache."""
     ttl = timedelta(seconds=settings.benchmark_cache_seconds)
     if ttl <= timedelta(0):
-        return provider.fetch(request.symbol)
+        return _fetch(provider, request.symbol)
     blob = _cache_blob(request.symbol, request.job_id)
     cached, etag = _read_cache(blob, request.job_id)
     if cached is not None and cached.provider == provider.name:
@@ -93,7 +101,7 @@ def _benchmark(
                 request.job_id, request.symbol, age.total_seconds(),
             )
             return cached.snapshot
-    snapshot = provider.fetch(request.symbol)
+    snapshot = _fetch(provider, request.symbol)
     entry = CachedSnapshot(provider=provider.name, fetched_at=datetime.now(UTC), snapshot=snapshot)
     if blob is not None:
         _write_cache(blob, entry, etag, request.job_id)
@@ -147,4 +155,11 @@ def _write_cache(blob: BlobClient, entry: CachedSnapshot, etag: str | None, job_
 
 @bp.activity_trigger(input_name="payload", activity=names.FETCH_MARKET_DATA)
 def fetch_market_data(payload: dict[str, Any]) -> dict[str, Any]:
-    return fetch(MarketRequest.model_validate(payload)).model_dump(mode="json")
+    request = MarketRequest.model_validate(payload)
+    with telemetry.activity_span(
+        names.FETCH_MARKET_DATA, request.job_id, request.ticker
+    ) as activity:
+        activity.span.set_attribute("stockmemo.symbol", request.symbol)
+        summary = fetch(request)
+        activity.outcome = summary.outcome  # unknown_ticker is a typed outcome, not an error
+        return summary.model_dump(mode="json")

@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from shared import names
+from shared import names, telemetry
 from shared.artifacts import ArtifactStore, work_blob
 from shared.evidence import NewsRequest, NewsResult, NewsSummary
 from shared.providers import news_provider
@@ -22,7 +22,13 @@ def research(request: NewsRequest) -> NewsSummary:
     name = work_blob(request.ticker, request.job_id, "news")
     result = artifacts.read_model(name, NewsResult)
     if result is None:
-        result = news_provider(get_settings()).search(request.ticker)
+        provider = news_provider(get_settings())
+        with telemetry.external_span("news search", provider.name) as call:
+            result = provider.search(request.ticker)
+            call.span.set_attributes(
+                {"stockmemo.news.status": result.status,
+                 "stockmemo.news.articles": len(result.articles)}
+            )
         result = artifacts.write_model_once(name, result)
     log.info("job %s: news %s, %d articles", request.job_id, result.status, len(result.articles))
     return NewsSummary(
@@ -36,4 +42,6 @@ def research(request: NewsRequest) -> NewsSummary:
 
 @bp.activity_trigger(input_name="payload", activity=names.RESEARCH_NEWS)
 def research_news(payload: dict[str, Any]) -> dict[str, Any]:
-    return research(NewsRequest.model_validate(payload)).model_dump(mode="json")
+    request = NewsRequest.model_validate(payload)
+    with telemetry.activity_span(names.RESEARCH_NEWS, request.job_id, request.ticker):
+        return research(request).model_dump(mode="json")

@@ -10,7 +10,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities.strategist import load_news, load_quant
-from shared import names
+from shared import names, telemetry
 from shared.artifacts import ArtifactStore, evidence_blob, memo_blob
 from shared.errors import StorageFailed
 from shared.evidence import (
@@ -123,6 +123,8 @@ def persist(request: PersistInput) -> PersistResult:
         raise StorageFailed(f"job {request.job_id} vanished from the analyses table")
     if final.status is JobStatus.COMPLETED:
         log.info("job %s: memo stored at %s", request.job_id, memo_name)
+        if current.status is not JobStatus.COMPLETED:  # a re-run does not count twice
+            telemetry.record_job_completed(request.job_id)
     else:
         # The job ended (cancelled) between the check above and the transaction, which refused
         # to complete it: its memo must not outlive it.
@@ -141,4 +143,6 @@ def persist(request: PersistInput) -> PersistResult:
 
 @bp.activity_trigger(input_name="payload", activity=names.PERSIST_REPORT)
 def persist_report(payload: dict[str, Any]) -> dict[str, Any]:
-    return persist(PersistInput.model_validate(payload)).model_dump(mode="json")
+    request = PersistInput.model_validate(payload)
+    with telemetry.activity_span(names.PERSIST_REPORT, request.job_id, request.ticker):
+        return persist(request).model_dump(mode="json")

@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from shared import names
+from shared import names, telemetry
 from shared.artifacts import ArtifactStore, work_blob
 from shared.errors import StorageFailed
 from shared.evidence import MarketSnapshot, QuantInput, QuantResult, QuantSummary
@@ -79,4 +79,6 @@ def analyze(request: QuantInput) -> QuantSummary:
 
 @bp.activity_trigger(input_name="payload", activity=names.RUN_QUANT_ANALYST)
 def run_quant_analyst(payload: dict[str, Any]) -> dict[str, Any]:
-    return analyze(QuantInput.model_validate(payload)).model_dump(mode="json")
+    request = QuantInput.model_validate(payload)
+    with telemetry.activity_span(names.RUN_QUANT_ANALYST, request.job_id, request.ticker):
+        return analyze(request).model_dump(mode="json")

@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from shared import names
+from shared import names, telemetry
 from shared.artifacts import ArtifactStore, work_blob
 from shared.errors import StorageFailed
 from shared.evidence import (
@@ -74,4 +74,6 @@ def decide(request: MemoInput) -> DecisionSummary:
 
 @bp.activity_trigger(input_name="payload", activity=names.WRITE_MEMO)
 def write_memo(payload: dict[str, Any]) -> dict[str, Any]:
-    return decide(MemoInput.model_validate(payload)).model_dump(mode="json")
+    request = MemoInput.model_validate(payload)
+    with telemetry.activity_span(names.WRITE_MEMO, request.job_id, request.ticker):
+        return decide(request).model_dump(mode="json")

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from api.callers import owner_of
 from api.responses import base_url, error_boundary, error_response, json_response
-from shared import names
+from shared import names, telemetry
 from shared.admission import Admission, IdempotencyClaim, check_idempotency_key
 from shared.errors import (
     BodyTooLarge,
@@ -191,6 +191,7 @@ async def start(client: df.DurableOrchestrationClient, job: Job, settings: Setti
             log.warning("job %s: could not mark the unstarted job failed", job.id)
         raise StorageFailed("the job could not be started; try again") from exc
     log.info("job %s: started for %s", job.id, job.ticker)
+    telemetry.record_job_started(job.id, job.ticker)
 
 
 def accepted(

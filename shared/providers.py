@@ -1,8 +1,16 @@
-"""Pick the market data, news and writer implementations named by the settings."""
+"""Pick the market data, news and writer implementations named by the settings.
+
+Providers are imported on first use (cold start pays only for what is configured), under one
+lock: two activity threads importing openai/httpx at the same moment saw a partially
+initialised module.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+import threading
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, Protocol, TypeVar
 
 from shared.errors import ConfigurationError
 from shared.evidence import Decision, NewsResult, QuantNote, QuantResult
@@ -37,6 +45,23 @@ class OfflineWriter:
         return decide(result, news)
 
 
+_import_lock = threading.RLock()
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _serialised(build: Callable[P, R]) -> Callable[P, R]:
+    @wraps(build)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _import_lock:
+            return build(*args, **kwargs)
+
+    return locked
+
+
+@_serialised
 def market_data_provider(settings: Settings) -> MarketDataProvider:
     if settings.market_data_provider == "simulated":
         from shared.market.simulated import SimulatedMarketData
@@ -47,6 +72,7 @@ def market_data_provider(settings: Settings) -> MarketDataProvider:
     return YFinanceMarketData(timeout=settings.market_data_timeout_seconds)
 
 
+@_serialised
 def news_provider(settings: Settings) -> NewsProvider:
     if settings.news_provider == "none":
         from shared.news.disabled import NoNews
@@ -73,6 +99,7 @@ def news_provider(settings: Settings) -> NewsProvider:
     )
 
 
+@_serialised
 def writer(settings: Settings) -> Writer:
     if settings.llm_provider == "offline":
         return OfflineWriter()

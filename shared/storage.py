@@ -22,6 +22,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient, LinearRetry
 
+from shared import telemetry
 from shared.errors import ConfigurationError, StorageFailed
 from shared.settings import (
     ANALYSES_TABLE,
@@ -160,11 +161,13 @@ def analyses_table() -> TableClient:
 
 @contextmanager
 def storage_errors(action: str) -> Iterator[None]:
-    """Map Azure SDK failures to StorageFailed, keeping the cause."""
-    try:
-        yield
-    except AzureError as exc:
-        raise StorageFailed(f"{action} failed: {type(exc).__name__}") from exc
+    """Map Azure SDK failures to StorageFailed, keeping the cause; the operation is traced as
+    `storage <verb>` (shared.telemetry), failed ones with outcome `storage_failed`."""
+    with telemetry.storage_span(action):
+        try:
+            yield
+        except AzureError as exc:
+            raise StorageFailed(f"{action} failed: {type(exc).__name__}") from exc
 
 
 def reset_storage_clients() -> None:

@@ -9,6 +9,8 @@ Client retries are off (`max_retries=0`): Durable's retry policy owns retries, s
 attempt makes at most one request per model call. Every failure becomes `LlmFailed` with the
 cause kept (`raise ... from exc`): 429, 5xx and other HTTP errors, timeouts, connection errors,
 truncated, filtered, refused or malformed output. Nothing here logs a key or a prompt.
+Each request sent is traced as `chat <model>` (shared.telemetry) with the model and the token
+counts the API reported; a cache hit or a refused call sends nothing and has no span.
 
 With a `TokenBudget` (shared.llm.budget), a call that is not answered from the cache is first
 estimated and refused with `BudgetExceeded` when it would take the job past LLM_TOKEN_BUDGET;
@@ -31,6 +33,7 @@ from typing import Any, TypeVar, cast
 import openai
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from shared import telemetry
 from shared.errors import BudgetExceeded, ConfigurationError, LlmFailed
 from shared.llm.budget import TokenBudget, estimate_tokens
 from shared.llm.cache import CachedCompletion, ResponseCache, cache_key
@@ -219,7 +222,11 @@ class LlmClient:
                 )
                 raise
         started = time.monotonic()
-        parsed, usage = self._call(messages, schema, purpose)
+        with telemetry.llm_span(self.provider, self.model, purpose) as call:
+            parsed, usage = self._call(messages, schema, purpose)
+            telemetry.record_llm_usage(
+                call, self.model, usage.prompt_tokens, usage.completion_tokens
+            )
         if budget is not None:
             budget.charge(usage.billed())
         log.info(

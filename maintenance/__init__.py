@@ -1,0 +1,1 @@
+"""Scheduled upkeep: functions the platform runs on a timer, not on a request."""

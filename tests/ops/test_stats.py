@@ -1,0 +1,235 @@
+"""GET /api/stats against job rows written straight into the table, for two owners.
+
+The expected numbers are computed here, independently, from the same rows: counts by status,
+the oldest running job's age, and over the window the failure rate and the nearest-rank
+p50/p95 of the durations (numpy's `inverted_cdf`, the same definition).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableServiceClient
+
+from api.stats import admin_key_matches, nearest_rank
+from devhost.azurite import Azurite
+from devhost.host import DevHost
+from shared.jobs import job_row
+from shared.models import Job, JobStatus, Stage
+from shared.settings import ANALYSES_TABLE, Settings
+from tests.ops.conftest import principal
+from tests.trust.support import make_app_root, running_host
+
+ADMIN_KEY = f"adm-stats-{secrets.token_hex(16)}"
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class Row:
+    owner: str
+    status: str
+    created_at: datetime
+    completed_at: datetime | None
+
+
+def seed_rows(owner: str, rng: random.Random, now: datetime, in_window: int) -> list[Row]:
+    rows: list[Row] = []
+
+    def ended(hours_ago: float) -> None:
+        status = rng.choices(TERMINAL, weights=(6, 3, 1))[0]
+        completed = now - timedelta(seconds=int(hours_ago * 3600))
+        created = completed - timedelta(seconds=rng.randint(5, 900))
+        rows.append(Row(owner, status, created, completed))
+
+    for _ in range(in_window):
+        ended(rng.uniform(0.5, 23.0))  # well inside the last 24 hours
+    for _ in range(4):
+        ended(rng.uniform(30.0, 47.0))  # inside 48 hours only
+    for age in rng.sample(range(60, 5000), 3):
+        rows.append(Row(owner, "running", now - timedelta(seconds=age), None))
+    for age in (5, 40):
+        rows.append(Row(owner, "queued", now - timedelta(seconds=age), None))
+    return rows
+
+
+def to_job(row: Row) -> Job:
+    status = JobStatus(row.status)
+    return Job(
+        id=uuid.uuid4().hex, owner=row.owner, ticker="STAT", status=status,
+        stage=Stage(row.status) if row.status in TERMINAL or row.status == "queued"
+        else Stage.GATHERING_EVIDENCE,
+        created_at=row.created_at, completed_at=row.completed_at,
+    )
+
+
+def expected(rows: list[Row], as_of: datetime, hours: int) -> dict[str, Any]:
+    """The answer, computed from the rows without the app's code."""
+    since = as_of - timedelta(hours=hours)
+    ended = [r for r in rows if r.status in TERMINAL and r.completed_at is not None
+             and since <= r.completed_at <= as_of]
+    durations = [(r.completed_at - r.created_at).total_seconds() for r in ended
+                 if r.completed_at is not None]
+    running = [r.created_at for r in rows if r.status == "running"]
+    p50, p95 = (
+        np.percentile(durations, [50, 95], method="inverted_cdf") if durations else (None, None)
+    )
+    counts = Counter(r.status for r in rows)
+    ended_counts = Counter(r.status for r in ended)
+    return {
+        "jobs_by_status": {s.value: counts.get(s.value, 0) for s in JobStatus},
+        "oldest_running_age_seconds": (as_of - min(running)).total_seconds() if running else None,
+        "terminal": len(ended),
+        "by_status": {s: ended_counts.get(s, 0) for s in TERMINAL},
+        "failure_rate": ended_counts["failed"] / len(ended) if ended else None,
+        "p50": None if p50 is None else float(p50),
+        "p95": None if p95 is None else float(p95),
+    }
+
+
+def assert_matches(body: dict[str, Any], rows: list[Row], hours: int) -> None:
+    as_of = datetime.fromisoformat(body["as_of"])
+    want = expected(rows, as_of, hours)
+    window = body["window"]
+    assert body["jobs_by_status"] == want["jobs_by_status"]
+    assert body["oldest_running_age_seconds"] == pytest.approx(want["oldest_running_age_seconds"])
+    assert window["hours"] == hours
+    assert datetime.fromisoformat(window["since"]) == as_of - timedelta(hours=hours)
+    assert window["terminal"] == want["terminal"] and window["by_status"] == want["by_status"]
+    assert window["failure_rate"] == pytest.approx(want["failure_rate"])
+    assert window["duration_p50_seconds"] == pytest.approx(want["p50"])
+    assert window["duration_p95_seconds"] == pytest.approx(want["p95"])
+
+
+@dataclass
+class Seeded:
+    host: DevHost
+    owners: dict[str, list[Row]]
+    table: Any
+
+    @property
+    def url(self) -> str:
+        return f"{self.host.base_url}/api/stats"
+
+    def all_rows(self) -> list[Row]:
+        """Every job row in the table, read directly (other tests' rows included)."""
+        return [
+            Row(e["PartitionKey"], e["Status"], e["CreatedAt"], e.get("CompletedAt"))
+            for e in self.table.query_entities("RowKey ge 'job_' and RowKey lt 'job`'")
+        ]
+
+
+@pytest.fixture(scope="module")
+def seeded(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    rng = random.Random(20261129)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    owners = {first: seed_rows(first, rng, now, 17), second: seed_rows(second, rng, now, 6)}
+    tables = TableServiceClient.from_connection_string(azurite.connection_string)
+    try:
+        tables.create_table(ANALYSES_TABLE)
+    except ResourceExistsError:
+        pass
+    table = tables.get_table_client(ANALYSES_TABLE)
+    written = [job_row(to_job(row)) for rows in owners.values() for row in rows]
+    for entity in written:
+        table.create_entity(entity)
+    root = make_app_root(tmp_path_factory.mktemp("ops-stats"), "OpsStats")
+    try:
+        with running_host(root, azurite.connection_string, azurite.connection_string,
+                          AUTH_MODE="easyauth", STATS_ADMIN_KEY=ADMIN_KEY) as host:
+            yield Seeded(host, owners, table)
+    finally:  # rows without memos: other tests check every completed row has one
+        for entity in written:
+            table.delete_entity(entity["PartitionKey"], entity["RowKey"])
+
+
+@pytest.mark.parametrize("hours", [None, 48, 1])
+def test_each_owner_sees_the_numbers_of_their_own_rows(seeded: Seeded, hours: int | None) -> None:
+    params = {} if hours is None else {"hours": str(hours)}
+    for owner, rows in seeded.owners.items():
+        answer = requests.get(seeded.url, params=params, headers=principal(owner), timeout=30)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["scope"] == "owner"
+        assert_matches(body, rows, hours or 24)
+
+
+def test_the_seeded_data_exercises_every_number(seeded: Seeded) -> None:
+    first = next(iter(seeded.owners.values()))
+    want = expected(first, datetime.now(UTC), 24)
+    assert want["terminal"] >= 15 and 0 < want["failure_rate"] < 1
+    assert want["p50"] < want["p95"] and want["oldest_running_age_seconds"] > 60
+
+
+def test_the_admin_key_sees_every_owner(seeded: Seeded) -> None:
+    for headers in ({}, principal(next(iter(seeded.owners)))):
+        answer = requests.get(seeded.url, headers={**headers, "x-stats-admin-key": ADMIN_KEY},
+                              timeout=30)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["scope"] == "all"
+        assert_matches(body, seeded.all_rows(), 24)  # nothing writes rows meanwhile
+        for status, count in body["jobs_by_status"].items():
+            assert count >= sum(r.status == status for rs in seeded.owners.values() for r in rs)
+
+
+@pytest.mark.parametrize("key", ["wrong", ADMIN_KEY + "x", ADMIN_KEY[:-1], ""])
+def test_a_wrong_admin_key_is_forbidden(seeded: Seeded, key: str) -> None:
+    owner = next(iter(seeded.owners))
+    answer = requests.get(seeded.url, headers={**principal(owner), "x-stats-admin-key": key},
+                          timeout=30)
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "forbidden"
+    assert ADMIN_KEY not in answer.text
+
+
+def test_without_a_principal_there_is_no_owner(seeded: Seeded) -> None:
+    answer = requests.get(seeded.url, timeout=30)
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthenticated"
+
+
+@pytest.mark.parametrize("hours", ["0", "721", "abc", "1.5", "-1", "", " 24"])
+def test_a_bad_window_is_invalid_query(seeded: Seeded, hours: str) -> None:
+    owner = next(iter(seeded.owners))
+    answer = requests.get(seeded.url, params={"hours": hours}, headers=principal(owner),
+                          timeout=30)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == {
+        "code": "invalid_query", "field": "hours",
+        "message": "hours must be a whole number from 1 to 720",
+    }
+
+
+def test_the_window_bounds_are_accepted(seeded: Seeded) -> None:
+    owner = next(iter(seeded.owners))
+    for hours in ("1", "720"):
+        answer = requests.get(seeded.url, params={"hours": hours}, headers=principal(owner),
+                              timeout=30)
+        assert answer.status_code == 200 and answer.json()["window"]["hours"] == int(hours)
+
+
+def test_nearest_rank_is_numpys_inverted_cdf() -> None:
+    rng = random.Random(5)
+    assert nearest_rank([], 50) is None
+    for size in range(1, 60):
+        values = [rng.uniform(0, 1000) for _ in range(size)]
+        for percent in (1, 5, 25, 50, 90, 95, 99, 100):
+            want = float(np.percentile(values, percent, method="inverted_cdf"))
+            assert nearest_rank(values, percent) == want, (size, percent)
+
+
+def test_no_admin_key_configured_admits_no_one() -> None:
+    assert not admin_key_matches("", Settings(admin_key=None))
+    assert not admin_key_matches("anything", Settings(admin_key=None))
+    assert admin_key_matches("k3y", Settings(admin_key="k3y"))

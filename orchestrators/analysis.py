@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
+from pydantic import BaseModel
 
 from shared import names
 from shared.errors import describe_failure
@@ -74,6 +75,18 @@ def race(context: df.DurableOrchestrationContext, task: Any, deadline: Any) -> S
     return task.result
 
 
+def step(
+    context: df.DurableOrchestrationContext,
+    activity: str,
+    payload: BaseModel,
+    retry: df.RetryOptions,
+    deadline: Any,
+) -> Steps:
+    """Call one activity with the retry policy, racing the deadline."""
+    task = context.call_activity_with_retry(activity, retry, payload.model_dump(mode="json"))
+    return (yield from race(context, task, deadline))
+
+
 def set_stage(
     context: df.DurableOrchestrationContext,
     job: AnalysisInput,
@@ -86,10 +99,7 @@ def set_stage(
     update = StageUpdate(
         job_id=job.job_id, owner=job.owner, status=status, stage=stage, at=_now(context)
     )
-    task = context.call_activity_with_retry(
-        names.SET_JOB_STAGE, retry, update.model_dump(mode="json")
-    )
-    row = yield from race(context, task, deadline)
+    row = yield from step(context, names.SET_JOB_STAGE, update, retry, deadline)
     if row is None or row.get("status") not in (JobStatus.RUNNING.value, status.value):
         ended = row.get("status") if row else "missing"
         raise JobEnded(ended or "missing", f"the job is {ended}; stopping")
@@ -202,15 +212,7 @@ def run_job(
         news_gaps=news_gaps,
     )
     decision = DecisionSummary.model_validate(
-        (
-            yield from race(
-                context,
-                context.call_activity_with_retry(
-                    names.WRITE_MEMO, retry, memo_input.model_dump(mode="json")
-                ),
-                deadline,
-            )
-        )
+        (yield from step(context, names.WRITE_MEMO, memo_input, retry, deadline))
     )
 
     progress.append(Stage.PERSISTING)
@@ -227,15 +229,7 @@ def run_job(
         decision_artifact=decision.artifact,
     )
     stored = PersistResult.model_validate(
-        (
-            yield from race(
-                context,
-                context.call_activity_with_retry(
-                    names.PERSIST_REPORT, retry, persist_input.model_dump(mode="json")
-                ),
-                deadline,
-            )
-        )
+        (yield from step(context, names.PERSIST_REPORT, persist_input, retry, deadline))
     )
     if stored.job_status is not JobStatus.COMPLETED:
         raise JobEnded(stored.job_status.value, f"the job is {stored.job_status.value}")

@@ -1,0 +1,187 @@
+"""The results as Markdown tables (printed, and pasted into the README's Performance section)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _ratio(level: dict[str, Any]) -> str:
+    if not level["in_flight"]:
+        return "1"
+    low, high = level.get("p95_vs_idle_90pct_interval") or (None, None)
+    return f"{_num(level['p95_vs_idle'], 2)} ({_num(low, 1)}–{_num(high, 1)})"
+
+
+def _verdict(target: dict[str, Any]) -> str:
+    return "met" if target["met"] else "**missed**"
+
+
+def render(results: dict[str, Any]) -> str:
+    lines: list[str] = []
+    targets = results["targets"]
+    single = results.get("single")
+    if single:
+        lat = single["latencies_s"]
+        lines.append(
+            f"**single** (latencies: market {lat['market']:g} s, SPY {lat['spy']:g} s, news "
+            f"{lat['news']:g} s, each LLM call {lat['llm']:g} s; median of {single['repeats']})"
+        )
+        lines.append("")
+        lines += _table(
+            ["measure", "parallel (real orchestrator)", "sequential (seed's shape)"],
+            [
+                ["wall time, created_at → completed_at (s)", _num(single["wall_s"], 3),
+                 _num(single["sequential_wall_s"], 3)],
+                ["bound from the injected latencies (s)", _num(single["bound_s"], 3),
+                 _num(single["sequential_bound_s"], 3)],
+                ["wall / bound", _num(single["ratio"], 3), _num(single["sequential_ratio"], 3)],
+                ["wall, POST → completed seen by the client (s)",
+                 _num(single["observed_wall_s"], 3), "—"],
+                ["parallel / sequential", _num(single["parallel_over_sequential"], 3), ""],
+                ["same memo with zero-latency stand-ins (s)",
+                 _num(single["zero_latency_wall_s"], 3), ""],
+            ],
+        )
+        over = single.get("overhead_breakdown_s") or {}
+        if over:
+            lines.append("")
+            lines.append(
+                f"Above the bound (median parallel memo): the activities' own work on the "
+                f"critical path {_num(over['activity_work_on_path_s'], 3)} s (stage updates "
+                f"included: {_num(over['stage_updates_s'], 3)} s), the host between activities "
+                f"{_num(over['host_between_activities_s'], 3)} s."
+            )
+        lines.append("")
+        lines.append(f"single.ratio ≤ 1.10: {_verdict(targets['single_ratio'])}")
+        lines.append("")
+    llm = results.get("llm")
+    if llm:
+        lines.append("**llm** (per memo, from the OpenAI stand-in's counters)")
+        lines.append("")
+        lines += _table(
+            ["calls", "prompt tokens", "completion tokens", "all grounded",
+             "job usage = stand-in"],
+            [[
+                _num(llm["calls_per_memo"]), _num(llm["prompt_tokens_per_memo"]),
+                _num(llm["completion_tokens_per_memo"]), _num(llm["all_grounded"]),
+                _num(llm["parallel"]["job_usage_matches_standin"]
+                     and llm["sequential"]["job_usage_matches_standin"]),
+            ]],
+        )
+        lines.append("")
+        lines.append(f"exactly 2 calls per grounded memo: {_verdict(targets['llm_calls'])}")
+        lines.append("")
+    host = results.get("host")
+    if host:
+        lines.append("**host** (no-op activity, n in sequence in one orchestration)")
+        lines.append("")
+        lines += _table(
+            ["activities", "total (ms)", "per activity (ms)", "step p50 (ms)", "step p95 (ms)",
+             "last replay (ms)", "history events", "document (KiB)"],
+            [
+                [str(r["activities"]), _num(r["total_ms"], 1), _num(r["per_activity_ms"], 2),
+                 _num(r["step_p50_ms"], 2), _num(r["step_p95_ms"], 2),
+                 _num(r["last_replay_ms"], 2), str(r["history_events_at_end"]),
+                 _num(r["document_kib_at_end"], 1)]
+                for r in host["sizes"]
+            ],
+        )
+        fit = host["fit_on_longest"]
+        lines.append("")
+        lines.append(
+            f"Replay: {_num(fit['replay_us_per_history_event'], 1)} µs per history event; "
+            f"steps of the {fit['activities']}-activity orchestration: "
+            f"{_num(fit['step_p50_first_tenth_ms'])} ms (first tenth) → "
+            f"{_num(fit['step_p50_last_tenth_ms'])} ms (last tenth)."
+        )
+        lines.append("")
+    load = results.get("load")
+    if load:
+        lines.append(
+            f"**load** (closed loop; activity concurrency {load['activity_concurrency']}: "
+            f"{_num(load['jobs_per_minute_held'], 1)} jobs/min over the held levels, bound "
+            f"{load['jobs_per_minute_bound']})"
+        )
+        lines.append("")
+        rows = []
+        for level, check in zip(load["levels"], load["integrity"], strict=True):
+            rows.append([
+                str(level["in_flight"]) if level["in_flight"] else "idle",
+                str(level["posts_measured"]),
+                _num(level["post_p50_ms"], 1), _num(level["post_p95_ms"], 1),
+                _ratio(level),
+                _num(level["jobs_per_minute"], 1),
+                f"{check['lost']} / {check['duplicated']} / {check['stuck']}",
+                _num(level["peak_rss_mib"], 1),
+            ])
+        lines += _table(
+            ["in flight", "POSTs", "POST p50 (ms)", "POST p95 (ms)", "p95 / idle (90% interval)",
+             "jobs/min (window)", "lost / dup / stuck", "host peak RSS (MiB)"],
+            rows,
+        )
+        lines.append("")
+        lines.append(
+            f"Job rows that no POST answered with: {load['job_rows_no_post_answered_with']}; "
+            f"all {load['drain']['jobs']} jobs ended: {load['drain']['all_ended']}."
+        )
+        memory = results.get("memory")
+        if memory:
+            lines.append("")
+            lines.append(
+                f"Host memory (subprocess, VmRSS from /proc): {_num(memory['rss_at_start_mib'], 1)}"
+                f" MiB at start, {_num(memory['peak_rss_mib_while_draining'], 1)} MiB peak while "
+                f"draining, VmHWM {_num(memory['high_water_mib'], 1)} MiB."
+            )
+        lines.append("")
+        lines.append(f"POST p95 with 50 in flight ≤ 3 × idle: {_verdict(targets['post_p95'])}")
+        lines.append("")
+    profile = results.get("post_profile")
+    if profile and profile.get("held_phases"):
+        lines.append(f"**POST profile** ({profile['in_flight']} in flight, in-process host)")
+        lines.append("")
+        idle, held = profile["idle_phases"], profile["held_phases"]
+        lines += _table(
+            ["phase", "idle p50", "idle p95", "held p50", "held p95"],
+            [
+                [name, _num(idle[name]["p50_ms"], 1), _num(idle[name]["p95_ms"], 1),
+                 _num(held[name]["p50_ms"], 1), _num(held[name]["p95_ms"], 1)]
+                for name in held
+            ],
+        )
+        overlap = profile.get("held_posts_against_storage_traffic") or {}
+        bursts = profile.get("host_storage_calls_per_window_held") or {}
+        probe = profile.get("storage_probe_held") or {}
+        if overlap and bursts:
+            slow, fast = overlap["slowest_quarter"], overlap["fastest_half"]
+            lines.append("")
+            lines.append(
+                f"Slowest quarter of the held POSTs (p50 {_num(slow['post_p50_ms'], 1)} ms) "
+                f"overlapped {_num(slow['checkpoint_writes_overlapping_p50'], 1)} checkpoint "
+                f"writes; fastest half ({_num(fast['post_p50_ms'], 1)} ms) "
+                f"{_num(fast['checkpoint_writes_overlapping_p50'], 1)}. Host storage calls per "
+                f"100 ms: p50 {_num(bursts['p50'], 0)}, p95 {_num(bursts['p95'], 0)}, max "
+                f"{_num(bursts['max'], 0)}. Event-loop lag p95 "
+                f"{_num(profile['loop_lag_held']['p95_ms'], 1)} ms; an outside process reading "
+                f"the same Azurite: p95 {_num(probe.get('table_read_p95_ms'), 1)} ms."
+            )
+        lines.append("")
+    machine = results["machine"]
+    lines.append(
+        f"nproc {machine['nproc']}, load average {machine['loadavg_start']} → "
+        f"{machine['loadavg_end']}, {results['duration_s']:.0f} s"
+    )
+    return "\n".join(lines)

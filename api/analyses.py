@@ -162,9 +162,9 @@ async def submit_analysis(
     return accepted(req, client, admitted.job_id, settings)
 
 
-async def start(client: df.DurableOrchestrationClient, job: Job, settings: Settings) -> None:
-    """Start the orchestration of a job row just written; on failure the job ends failed."""
-    payload = AnalysisInput(
+def orchestration_input(job: Job, settings: Settings) -> AnalysisInput:
+    """What the orchestrator gets: the job, plus the settings it may not read itself."""
+    return AnalysisInput(
         job_id=job.id,
         owner=job.owner,
         ticker=job.ticker,
@@ -175,6 +175,11 @@ async def start(client: df.DurableOrchestrationClient, job: Job, settings: Setti
             max_attempts=settings.activity_max_attempts,
         ),
     )
+
+
+async def start(client: df.DurableOrchestrationClient, job: Job, settings: Settings) -> None:
+    """Start the orchestration of a job row just written; on failure the job ends failed."""
+    payload = orchestration_input(job, settings)
     try:
         await client.start_new(
             names.ANALYSIS_ORCHESTRATOR, job.id, payload.model_dump(mode="json")

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import azure.durable_functions as df
 import azure.functions as func
 
-from api.analyses import parse_request
+from api.analyses import orchestration_input, parse_request
 from api.callers import owner_of
 from api.responses import error_boundary, json_response
 from bench.sequential import SEQUENTIAL_ORCHESTRATOR
 from shared.jobs import JobStore
-from shared.models import AnalysisInput, Job, JobStatus, RetryPolicy, Stage
+from shared.models import Job, JobStatus, Stage
 from shared.settings import get_settings
 
 bp = df.Blueprint()
@@ -38,16 +38,6 @@ async def start_sequential(
         created_at=datetime.now(UTC),
     )
     JobStore().create(job)
-    payload = AnalysisInput(
-        job_id=job.id,
-        owner=job.owner,
-        ticker=job.ticker,
-        created_at=job.created_at,
-        deadline_seconds=settings.job_deadline_seconds,
-        retry=RetryPolicy(
-            first_retry_ms=settings.activity_retry_first_ms,
-            max_attempts=settings.activity_max_attempts,
-        ),
-    )
+    payload = orchestration_input(job, settings)
     await client.start_new(SEQUENTIAL_ORCHESTRATOR, job.id, payload.model_dump(mode="json"))
     return json_response({"id": job.id}, status=202)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +37,14 @@ def app_settings(monkeypatch: pytest.MonkeyPatch, connection: str, **extra: str)
     finally:
         reset_settings()
         reset_storage_clients()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def app_folder(folder: Path, hub: str) -> Path:
+    """The repo's host.json with a hub of its own in `folder`, and no local.settings.json."""
+    host_json = json.loads((ROOT / "host.json").read_text())
+    host_json["extensions"]["durableTask"]["hubName"] = hub
+    (folder / "host.json").write_text(json.dumps(host_json))
+    return folder

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from devhost.azurite import Azurite
 from devhost.host import DevHost
 from devhost.store import table_name
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
-from tests.app_env import app_settings
+from tests.app_env import app_folder, app_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB = "StockMemoE2E"
@@ -23,13 +21,7 @@ HUB = "StockMemoE2E"
 
 @pytest.fixture(scope="module")
 def app_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repo's host.json with a hub of its own, and no local.settings.json."""
-    root = tmp_path_factory.mktemp("app")
-    host_json = json.loads((ROOT / "host.json").read_text())
-    host_json["extensions"]["durableTask"]["hubName"] = HUB
-    (root / "host.json").write_text(json.dumps(host_json))
-    shutil.copy(ROOT / "local.settings.sample.json", root / "local.settings.sample.json")
-    return root
+    return app_folder(tmp_path_factory.mktemp("app"), HUB)
 
 
 @pytest.fixture(scope="module")

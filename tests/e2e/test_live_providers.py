@@ -12,9 +12,7 @@ keyed by what they hold) carry over from one test to the next.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +29,7 @@ from shared.llm.client import reset_llm_clients
 from shared.llm.prompts import QUANT_SYSTEM_PROMPT, STRATEGIST_SYSTEM_PROMPT
 from shared.market.yfinance_provider import YFinanceMarketData
 from shared.settings import REPORTS_CONTAINER
-from tests.app_env import app_settings
+from tests.app_env import app_folder, app_settings
 from tests.e2e.live_stack import (
     BENCHMARK,
     INJECTION,
@@ -133,11 +131,7 @@ def live_env(
 def live_host(live_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHost]:
     import function_app
 
-    root = tmp_path_factory.mktemp("live-app")
-    host_json = json.loads((ROOT / "host.json").read_text())
-    host_json["extensions"]["durableTask"]["hubName"] = HUB
-    (root / "host.json").write_text(json.dumps(host_json))
-    shutil.copy(ROOT / "local.settings.sample.json", root / "local.settings.sample.json")
+    root = app_folder(tmp_path_factory.mktemp("live-app"), HUB)
     with DevHost(function_app.app, root=root, port=0) as running:
         yield running
 

@@ -7,8 +7,6 @@ while the memo is being written or persisted.
 
 from __future__ import annotations
 
-import json
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -36,7 +34,7 @@ from shared.evidence import MemoInput, PersistInput
 from shared.jobs import JobStore
 from shared.models import JobStatus
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
-from tests.app_env import app_settings
+from tests.app_env import app_folder, app_settings
 from tests.e2e.test_analysis_http import follow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,11 +88,7 @@ def persist_report(payload: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def gated_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHost]:
-    root = tmp_path_factory.mktemp("cancel_app")
-    host_json = json.loads((ROOT / "host.json").read_text())
-    host_json["extensions"]["durableTask"]["hubName"] = HUB
-    (root / "host.json").write_text(json.dumps(host_json))
-    shutil.copy(ROOT / "local.settings.sample.json", root / "local.settings.sample.json")
+    root = app_folder(tmp_path_factory.mktemp("cancel_app"), HUB)
     with pytest.MonkeyPatch.context() as patch:
         with app_settings(patch, azurite.connection_string):
             with DevHost(app, root=root, port=0) as running:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,7 +36,7 @@ from devhost.azurite import Azurite
 from devhost.host import DevHost
 from shared.models import ErrorBody
 from shared.settings import ANALYSES_TABLE
-from tests.app_env import app_settings
+from tests.app_env import app_folder, app_settings
 from tests.e2e.test_analysis_http import MANAGEMENT_MARKERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,11 +66,7 @@ CHECKS = [
 def fuzz_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHost]:
     import function_app
 
-    root = tmp_path_factory.mktemp("fuzz_app")
-    host_json = json.loads((ROOT / "host.json").read_text())
-    host_json["extensions"]["durableTask"]["hubName"] = HUB
-    (root / "host.json").write_text(json.dumps(host_json))
-    shutil.copy(ROOT / "local.settings.sample.json", root / "local.settings.sample.json")
+    root = app_folder(tmp_path_factory.mktemp("fuzz_app"), HUB)
     with pytest.MonkeyPatch.context() as patch:
         with app_settings(
             patch, azurite.connection_string, AUTH_MODE="easyauth", ANALYSES_PER_HOUR="3"

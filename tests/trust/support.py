@@ -6,8 +6,6 @@ it reports is what storage really holds.
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,19 +23,13 @@ from devhost.store import table_name
 from shared.artifacts import memo_blob
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER, reset_settings
 from shared.storage import reset_storage_clients
-from tests.app_env import app_settings
+from tests.app_env import app_folder, app_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = ("completed", "failed", "cancelled")
 
 
-def make_app_root(folder: Path, hub: str) -> Path:
-    """The repo's host.json with a task hub of its own, and no local.settings.json."""
-    host_json = json.loads((ROOT / "host.json").read_text())
-    host_json["extensions"]["durableTask"]["hubName"] = hub
-    (folder / "host.json").write_text(json.dumps(host_json))
-    shutil.copy(ROOT / "local.settings.sample.json", folder / "local.settings.sample.json")
-    return folder
+make_app_root = app_folder
 
 
 @contextmanager

@@ -7,7 +7,6 @@ the browser tests fail. They never skip.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import pytest
 
 from devhost.azurite import Azurite
 from devhost.host import DevHost
-from tests.app_env import app_settings
+from tests.app_env import app_folder, app_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB = "StockMemoUI"
@@ -72,13 +71,7 @@ def chromium() -> Path:
 
 @pytest.fixture(scope="module")
 def app_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repo's host.json with a hub of its own, and no local.settings.json."""
-    root = tmp_path_factory.mktemp("ui-app")
-    host_json = json.loads((ROOT / "host.json").read_text())
-    host_json["extensions"]["durableTask"]["hubName"] = HUB
-    (root / "host.json").write_text(json.dumps(host_json))
-    shutil.copy(ROOT / "local.settings.sample.json", root / "local.settings.sample.json")
-    return root
+    return app_folder(tmp_path_factory.mktemp("ui-app"), HUB)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import pytest
 
 from activities.job_stage import fail, set_stage
 from activities.market_data import fetch
-from activities.news_research import research
 from activities.persist import persist
 from activities.quant_analyst import analyze
 from activities.strategist import decide
@@ -21,12 +20,12 @@ from shared.evidence import (
     DataGap,
     MarketRequest,
     MemoInput,
-    NewsRequest,
     PersistInput,
     QuantInput,
 )
 from shared.jobs import JobStore
 from shared.models import FailJob, Job, JobError, JobStatus, Stage, StageUpdate
+from tests.activities.pipeline import run_to_persist
 from tests.app_env import app_settings
 
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
@@ -47,23 +46,6 @@ def new_job(ticker: str = "MSFT", owner: str = "anonymous") -> Job:
     return job
 
 
-def run_to_persist(job: Job) -> PersistInput:
-    subject = fetch(MarketRequest(job_id=job.id, ticker=job.ticker, symbol=job.ticker))
-    bench = fetch(MarketRequest(job_id=job.id, ticker=job.ticker, symbol="SPY"))
-    assert subject.artifact and bench.artifact
-    quant = analyze(QuantInput(job_id=job.id, ticker=job.ticker, subject_artifact=subject.artifact,
-                               benchmark_artifact=bench.artifact))
-    news = research(NewsRequest(job_id=job.id, ticker=job.ticker))
-    assert quant.artifact
-    decision = decide(MemoInput(job_id=job.id, owner=job.owner, ticker=job.ticker,
-                                quant_artifact=quant.artifact, news_artifact=news.artifact))
-    return PersistInput(
-        job_id=job.id, owner=job.owner, ticker=job.ticker, created_at=job.created_at,
-        completed_at=NOW + timedelta(seconds=5), quant_artifact=quant.artifact,
-        news_artifact=news.artifact, decision_artifact=decision.artifact,
-    )
-
-
 def blob_names(prefix: str) -> list[str]:
     return sorted(b.name for b in ArtifactStore().container.list_blobs(name_starts_with=prefix))
 
@@ -72,7 +54,7 @@ def test_pipeline_writes_memo_evidence_job_and_log(env: None) -> None:
     job = new_job()
     set_stage(StageUpdate(job_id=job.id, owner=job.owner, status=JobStatus.RUNNING,
                           stage=Stage.GATHERING_EVIDENCE, at=NOW))
-    result = persist(run_to_persist(job))
+    result = persist(run_to_persist(job, NOW + timedelta(seconds=5)))
 
     assert result.job_status is JobStatus.COMPLETED
     stored = JobStore().get(job.owner, job.id)
@@ -88,12 +70,13 @@ def test_pipeline_writes_memo_evidence_job_and_log(env: None) -> None:
 
 def test_every_activity_twice_changes_nothing(env: None) -> None:
     job = new_job("AAPL")
-    first = persist(run_to_persist(job))
+    first = persist(run_to_persist(job, NOW + timedelta(seconds=5)))
     prefix = f"{job.ticker}/{job.id}/"
     blobs = {n: ArtifactStore().read(n) for n in blob_names(prefix)}
     entities = sorted(e["RowKey"] for e in JobStore().table.list_entities())
 
-    again = persist(run_to_persist(job))  # every activity again, same inputs
+    # Every activity again, with the same inputs.
+    again = persist(run_to_persist(job, NOW + timedelta(seconds=5)))
 
     assert again == first
     assert {n: ArtifactStore().read(n) for n in blob_names(prefix)} == blobs

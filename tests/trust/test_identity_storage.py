@@ -18,19 +18,15 @@ import pytest
 import requests
 
 from activities.job_stage import set_stage
-from activities.market_data import fetch
-from activities.news_research import research
 from activities.persist import persist
-from activities.quant_analyst import analyze
-from activities.strategist import decide
 from devhost.azurite import Azurite
 from shared import storage
 from shared.artifacts import ArtifactStore, memo_blob
 from shared.errors import ConfigurationError, StorageFailed
-from shared.evidence import MarketRequest, MemoInput, NewsRequest, PersistInput, QuantInput
 from shared.jobs import JobStore
 from shared.models import Job, JobStatus, Stage, StageUpdate
 from shared.settings import get_settings, reset_settings
+from tests.activities.pipeline import run_to_persist
 from tests.app_env import OFFLINE_SETTINGS
 from tests.trust.oauth import (
     STORAGE_AUDIENCE,
@@ -109,20 +105,7 @@ def test_a_job_row_and_a_memo_through_identity_clients(identity: Credentials) ->
     JobStore().create(job)
     set_stage(StageUpdate(job_id=job.id, owner=job.owner, status=JobStatus.RUNNING,
                           stage=Stage.GATHERING_EVIDENCE, at=NOW))
-    subject = fetch(MarketRequest(job_id=job.id, ticker=job.ticker, symbol=job.ticker))
-    bench = fetch(MarketRequest(job_id=job.id, ticker=job.ticker, symbol="SPY"))
-    assert subject.artifact and bench.artifact
-    quant = analyze(QuantInput(job_id=job.id, ticker=job.ticker, subject_artifact=subject.artifact,
-                               benchmark_artifact=bench.artifact))
-    news = research(NewsRequest(job_id=job.id, ticker=job.ticker))
-    assert quant.artifact
-    decision = decide(MemoInput(job_id=job.id, owner=job.owner, ticker=job.ticker,
-                                quant_artifact=quant.artifact, news_artifact=news.artifact))
-    result = persist(PersistInput(
-        job_id=job.id, owner=job.owner, ticker=job.ticker, created_at=NOW,
-        completed_at=NOW + timedelta(seconds=5), quant_artifact=quant.artifact,
-        news_artifact=news.artifact, decision_artifact=decision.artifact,
-    ))
+    result = persist(run_to_persist(job, NOW + timedelta(seconds=5)))
 
     assert result.job_status is JobStatus.COMPLETED
     stored = JobStore().get(job.owner, job.id)  # read back through the identity Table client

@@ -13,9 +13,8 @@ latency from waiting inside the host. A POST's phases:
   thread (`asyncio.to_thread`: the default executor's queue, and the GIL).
 - `admission`: the table transaction that writes the job row (and the quota row).
 - `back_on_loop`: from the transaction's end to `start_new` running on the event loop.
-- `start_new`: the Durable start: a blob read (the id is free), then the first checkpoint:
-  the document's JSON encoding on the replay pool (`replay_pool_wait` is the wait for a free
-  replay thread, `encode` the work), then the blob and row writes (`save`).
+- `start_new`: the Durable start: `create` is the first checkpoint (the blob written only if
+  the id is free, then the row), `start_other` the rest (encoding the small document, bookkeeping).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from typing import Any
 
 from bench import storage_probe
 from bench.audit import JobWatcher
-from bench.instrument import Sample, Timings, instrumented, loop_heartbeat
+from bench.instrument import Timings, instrumented, loop_heartbeat
 from bench.latencies import ZERO, Latencies
 from bench.load import Driver, Pace, Post, _hold
 from bench.post_spans import Spans, StorageCall, post_spans
@@ -40,23 +39,14 @@ HUB = "BenchProfile"
 IDLE_POSTS = 6
 
 
-def _first_sample(samples: list[Sample]) -> Sample | None:
-    return min(samples, key=lambda s: s.at) if samples else None
-
-
-def _phases(post: Post, spans: Spans, timings: Timings) -> dict[str, float] | None:
+def _phases(post: Post, spans: Spans) -> dict[str, float] | None:
     job_id = post.submitted.job_id
     route = spans.route.get(job_id)
     begun = spans.start_new.get(job_id)
-    point = spans.checkpoint.get(job_id)
-    if route is None or begun is None or point is None:
+    created = spans.create.get(job_id)
+    if route is None or begun is None or created is None:
         return None
     admitted = spans.admission.get(job_id, (route[0], route[0]))
-    encode = _first_sample(timings.of(timings.encodes, job_id))
-    save = _first_sample(timings.of(timings.saves, job_id))
-    read = spans.load.get(job_id, (begun[0], begun[0]))
-    encode_s = encode.seconds if encode else 0.0
-    save_s = save.seconds if save else 0.0
     return {
         "total": post.submitted.seconds,
         "outside_route": post.submitted.seconds - (route[1] - route[0]),
@@ -64,10 +54,8 @@ def _phases(post: Post, spans: Spans, timings: Timings) -> dict[str, float] | No
         "admission": admitted[1] - admitted[0],
         "back_on_loop": begun[0] - admitted[1],
         "start_new": begun[1] - begun[0],
-        "store_read": read[1] - read[0],
-        "replay_pool_wait": (point[1] - point[0]) - encode_s - save_s,
-        "encode": encode_s,
-        "save": save_s,
+        "create": created[1] - created[0],
+        "start_other": (begun[1] - begun[0]) - (created[1] - created[0]),
         "after_start_new": route[1] - begun[1],
     }
 
@@ -199,8 +187,8 @@ def run_post_profile(
                     watcher.wait([j.job_id for j in driver.accepted], timeout=300)
             finally:
                 watcher.stop()
-    idle_rows = [r for r in (_phases(p, spans, timings) for p in idle[1:]) if r]
-    held_rows = [r for r in (_phases(p, spans, timings) for p in hold.probes) if r]
+    idle_rows = [r for r in (_phases(p, spans) for p in idle[1:]) if r]
+    held_rows = [r for r in (_phases(p, spans) for p in hold.probes) if r]
     threads = difference(cpu_before, cpu_after)
     seconds = hold_end - hold.started
     return {

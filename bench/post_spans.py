@@ -1,7 +1,7 @@
 """Timers around a POST /api/analyses's phases and around every storage call the process makes,
 for `bench.post_profile`. Nothing is changed but wrapped, and only while `post_spans()` is
-active: `devhost`'s app-route handler, `Engine.start_new`, `Engine._checkpoint`,
-`CheckpointStore.load`, the app's `Admission.admit`, and azure-core's sync and async HTTP
+active: `devhost`'s app-route handler, `Engine.start_new`, `CheckpointStore.create` (the new
+instance's blob and row), the app's `Admission.admit`, and azure-core's sync and async HTTP
 transports (the storage SDKs' calls)."""
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ class Spans:
     route: dict[str, tuple[float, float]] = field(default_factory=dict)
     admission: dict[str, tuple[float, float]] = field(default_factory=dict)
     start_new: dict[str, tuple[float, float]] = field(default_factory=dict)
-    load: dict[str, tuple[float, float]] = field(default_factory=dict)
-    checkpoint: dict[str, tuple[float, float]] = field(default_factory=dict)
+    create: dict[str, tuple[float, float]] = field(default_factory=dict)
     storage: list[StorageCall] = field(default_factory=list)
 
 
@@ -60,8 +59,7 @@ def post_spans(services: dict[int, str]) -> Iterator[Spans]:
     spans = Spans()
     route = HttpServer._app_route
     start_new = Engine.start_new
-    load = CheckpointStore.load
-    checkpoint = Engine._checkpoint
+    create = CheckpointStore.create
     admission_class: Any = getattr(admission_module, "Admission", None)
     admit = getattr(admission_class, "admit", None)
     sync_send = RequestsTransport.send
@@ -122,23 +120,16 @@ def post_spans(services: dict[int, str]) -> Iterator[Spans]:
         first(spans.start_new, result, (started, time.monotonic()))
         return result
 
-    async def timed_load(store: CheckpointStore, instance_id: str) -> Any:
+    async def timed_create(store: CheckpointStore, document: bytes, summary: Any) -> bool:
         started = time.monotonic()
-        result = await load(store, instance_id)
-        first(spans.load, instance_id, (started, time.monotonic()))
-        return result
-
-    async def timed_checkpoint(engine: Engine, instance: Any, status_changed: bool) -> bool:
-        started = time.monotonic()
-        result = await checkpoint(engine, instance, status_changed)
-        first(spans.checkpoint, instance.instance_id, (started, time.monotonic()))
+        result = await create(store, document, summary)
+        first(spans.create, summary.instance_id, (started, time.monotonic()))
         return result
 
     patches: list[tuple[Any, str, Callable[..., Any]]] = [
         (HttpServer, "_app_route", timed_route),
         (Engine, "start_new", timed_start_new),
-        (CheckpointStore, "load", timed_load),
-        (Engine, "_checkpoint", timed_checkpoint),
+        (CheckpointStore, "create", timed_create),
         (RequestsTransport, "send", timed_sync_send),
         (AioHttpTransport, "send", timed_async_send),
     ]

@@ -10,6 +10,11 @@ An episode: take the inbox (see `sequencing`), replay `history + [OrchestratorSt
 compare the replay's actions with the ones recorded (a difference fails the instance as
 non-deterministic), number and record the new actions, checkpoint, and only then dispatch; so a
 crash can re-run an activity whose start was recorded, never lose one.
+
+Checkpoints of running instances go through a gate of `CHECKPOINT_WRITES` concurrent writes.
+Completions arrive in batches (equal-length activities end together), and a batch of writes
+sent at once queues at the storage account ahead of whatever comes next, such as a client's
+start. The first checkpoint of a new instance (the client is waiting on it) skips the gate.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ log = logging.getLogger(__name__)
 
 _BAD_ID = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 MAX_INSTANCE_ID = 256
+# Enough to keep a storage account busy; few enough that a client's start waits behind at most
+# this many checkpoint writes, not a whole batch.
+CHECKPOINT_WRITES = 4
 
 
 class TerminateOutcome(Enum):
@@ -63,6 +71,12 @@ def _replay(
 
 def _encode(document: dict[str, Any]) -> bytes:
     return json.dumps(document).encode()
+
+
+def _exists(instance_id: str) -> InstanceExists:
+    return InstanceExists(
+        f"An Orchestration instance with the instance ID '{instance_id}' already exists."
+    )
 
 
 def validate_instance_id(instance_id: str) -> None:
@@ -92,6 +106,7 @@ class Engine:
         self._instances: dict[str, Instance] = {}
         self._drains: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._checkpoint_gate = asyncio.Semaphore(CHECKPOINT_WRITES)
         self._counts = {"episodes": 0, "checkpoints": 0, "late_completions_dropped": 0}
 
     @property
@@ -108,7 +123,9 @@ class Engine:
             )
         if instance_id:
             validate_instance_id(instance_id)
-            await self._ensure_replaceable(instance_id)
+            known = self._instances.get(instance_id)
+            if known is not None and not known.is_terminal:
+                raise _exists(instance_id)
         instance_id = instance_id or uuid.uuid4().hex
         now = utcnow()
         instance = Instance(
@@ -120,29 +137,30 @@ class Engine:
             created=now,
             updated=now,
         )
-        instance.inbox.append(
-            events.execution_started(now, instance_id, instance.execution_id, name, input_raw)
-        )
-        self._instances[instance_id] = instance
+        started = events.execution_started(now, instance_id, instance.execution_id, name, input_raw)
+        instance.inbox.append(started)
         async with instance.lock:
-            await self._checkpoint(instance, status_changed=True)
+            await self._first_checkpoint(instance, started)
+            self._instances[instance_id] = instance
         log.info("instance %s: started %s", instance_id, name)
         self._kick(instance)
         return instance_id
 
-    async def _ensure_replaceable(self, instance_id: str) -> None:
-        existing = self._instances.get(instance_id)
-        if existing is None:
-            document = await self._store.load(instance_id)
-            running = (
-                document is not None and not RuntimeStatus(document["runtimeStatus"]).is_terminal
-            )
-        else:
-            running = not existing.is_terminal
-        if running:
-            raise InstanceExists(
-                f"An Orchestration instance with the instance ID '{instance_id}' already exists."
-            )
+    async def _first_checkpoint(self, instance: Instance, started: Event) -> None:
+        """Write a new instance: one conditional create when the id is free; when it is taken,
+        replace the stored instance only if that one has finished. Raises StorageError if the
+        instance could not be written, so no start is ever acknowledged without a checkpoint."""
+        self._counts["checkpoints"] += 1
+        data = _encode(instance.to_document(started))  # small: the input and no history
+        summary = Summary(
+            instance.instance_id, instance.name, instance.status, instance.created, instance.updated
+        )
+        if await self._store.create(data, summary):
+            return
+        document = await self._store.load(instance.instance_id)
+        if document is not None and not RuntimeStatus(document["runtimeStatus"]).is_terminal:
+            raise _exists(instance.instance_id)
+        await self._store.save(data, summary, status_changed=True)
 
     async def status(self, instance_id: str, with_history: bool) -> StatusView | None:
         """From memory while the instance runs here, else from the store."""
@@ -368,7 +386,8 @@ class Engine:
         summary = Summary(
             instance.instance_id, instance.name, instance.status, instance.created, instance.updated
         )
-        return await self._store.save_with_retry(data, summary, status_changed)
+        async with self._checkpoint_gate:
+            return await self._store.save_with_retry(data, summary, status_changed)
 
     async def _finish(self, instance: Instance) -> None:
         """A terminal instance: stop its timers, checkpoint, and leave it to the store."""

@@ -2,7 +2,8 @@
 
 Paths are relative to the webhook base (`/runtime/webhooks/durabletask/`) or to the local RPC
 base (`/durabletask/`); both bases serve the same handlers, as in the extension.
-- POST   orchestrators/{functionName}/{instanceId?}  start: 202 + check-status payload
+- POST   orchestrators/{functionName}/{instanceId?}  start: 202 + check-status payload, 409 if
+         the id is running, 500 if the first checkpoint could not be written
 - GET    instances/{id}   status: 202 + Location while Pending/Running, 200 once finished
          (500 for Failed with returnInternalServerErrorOnFailure=true), 404 with no body
 - POST   instances/{id}/terminate?reason=   202, 404 unknown, 410 already finished
@@ -14,17 +15,20 @@ answer 501.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from devhost.engine import Engine, PurgeOutcome, TerminateOutcome
-from devhost.errors import InstanceExists, InvalidInstanceId, UnknownFunction
+from devhost.errors import InstanceExists, InvalidInstanceId, StorageError, UnknownFunction
 from devhost.status import RuntimeStatus, status_payload
 
 RETRY_AFTER_STATUS = "5"
 RETRY_AFTER_CHECK = "10"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,9 @@ class ManagementApi:
             return _error(400, "One or more of the arguments submitted is incorrect", str(exc))
         except InstanceExists as exc:
             return _error(409, str(exc))
+        except StorageError as exc:
+            log.error("start of %s failed: %s", name, exc)
+            return _error(500, "The orchestration could not be started: its checkpoint failed")
         payload = self._urls.payload(instance_id)
         payload.pop("rewindPostUri")
         return ApiResponse(

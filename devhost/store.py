@@ -122,21 +122,45 @@ class CheckpointStore:
                 document, overwrite=True, content_settings=_JSON
             )
             if status_changed:
-                await self._table().upsert_entity(
-                    {
-                        "PartitionKey": summary.instance_id,
-                        "RowKey": "",
-                        "Name": summary.name,
-                        "RuntimeStatus": summary.status.value,
-                        "CreatedTime": summary.created,
-                        "LastUpdatedTime": summary.updated,
-                    },
-                    mode=UpdateMode.REPLACE,
-                )
+                await self._write_row(summary)
         except AzureError as exc:
             raise StorageError(
                 f"checkpoint of instance {summary.instance_id} failed: {exc}"
             ) from exc
+
+    async def create(self, document: bytes, summary: Summary) -> bool:
+        """Write a new instance's blob only if none exists (If-None-Match: *), then its row.
+        False, with nothing written, when the id already has a blob."""
+        try:
+            await self._blob(summary.instance_id).upload_blob(
+                document, overwrite=False, content_settings=_JSON
+            )
+        except ResourceExistsError:
+            return False
+        except AzureError as exc:
+            raise StorageError(f"cannot create instance {summary.instance_id}: {exc}") from exc
+        try:
+            await self._write_row(summary)
+        except AzureError as exc:
+            try:  # leave the id free, as if nothing had happened
+                await self._blob(summary.instance_id).delete_blob()
+            except AzureError:
+                log.warning("instance %s: half-created blob left behind", summary.instance_id)
+            raise StorageError(f"cannot create instance {summary.instance_id}: {exc}") from exc
+        return True
+
+    async def _write_row(self, summary: Summary) -> None:
+        await self._table().upsert_entity(
+            {
+                "PartitionKey": summary.instance_id,
+                "RowKey": "",
+                "Name": summary.name,
+                "RuntimeStatus": summary.status.value,
+                "CreatedTime": summary.created,
+                "LastUpdatedTime": summary.updated,
+            },
+            mode=UpdateMode.REPLACE,
+        )
 
     async def load(self, instance_id: str) -> dict[str, Any] | None:
         try:

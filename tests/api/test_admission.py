@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -10,12 +11,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from azure.data.tables import TableClient
 
 from devhost.azurite import Azurite
 from shared.admission import (
     Admission,
     Admitted,
     IdempotencyClaim,
+    QuotaMemo,
+    QuotaState,
     check_idempotency_key,
     quota_row_key,
     seconds_to_next_hour,
@@ -123,6 +127,79 @@ def test_a_replay_is_answered_even_over_quota(env: None) -> None:
     with pytest.raises(QuotaExceeded):
         Admission().admit(new_job(owner), None, per_hour=1)
     assert rows(owner) == before
+
+
+class CountingTable:
+    """The analyses table through its own client, counting the HTTP requests it sends."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.client = TableClient.from_connection_string(
+            os.environ["AzureWebJobsStorage"], JobStore().table.table_name,
+            raw_request_hook=self._count,
+        )
+
+    def _count(self, request: Any) -> None:
+        self.requests += 1
+
+    def sent_by(self, call: Callable[[], Any]) -> tuple[Any, int]:
+        before = self.requests
+        result = call()
+        return result, self.requests - before
+
+
+def test_a_steady_stream_of_admissions_costs_one_round_trip_each(env: None) -> None:
+    owner, table, memo = str(uuid.uuid4()), CountingTable(), QuotaMemo()
+    admission = Admission(table.client, memo=memo)
+
+    costs = [table.sent_by(lambda: admission.admit(new_job(owner), None, 10))[1]
+             for _ in range(4)]
+    assert costs == [2, 1, 1, 1]  # the first reads the quota row; the rest remember it
+    assert rows(owner)[quota_row_key(datetime.now(UTC))]["Count"] == 4
+
+
+def test_two_processes_sharing_a_quota_stay_exact(env: None) -> None:
+    owner = str(uuid.uuid4())
+    table = CountingTable()
+    here, there = (Admission(table.client, memo=QuotaMemo()) for _ in range(2))
+    outcomes, costs = [], []
+    for turn in range(7):
+        admission = (here, there)[turn % 2]
+        try:
+            _, cost = table.sent_by(
+                lambda a=admission: a.admit(new_job(owner), None, per_hour=5)
+            )
+            outcomes.append("admitted")
+            costs.append(cost)
+        except QuotaExceeded:
+            outcomes.append("refused")
+    assert outcomes == ["admitted"] * 5 + ["refused"] * 2
+    # After the first two, each guess is stale (the other wrote since): the guessed
+    # transaction fails with nothing written, then the row is read and the write succeeds.
+    assert costs[2:] == [3, 3, 3]
+    stored = rows(owner)
+    assert stored[quota_row_key(datetime.now(UTC))]["Count"] == 5
+    assert sum(k.startswith("job_") for k in stored) == 5
+
+
+def test_a_remembered_count_at_the_limit_is_read_again_before_refusing(env: None) -> None:
+    owner, memo = str(uuid.uuid4()), QuotaMemo()
+    admission = Admission(memo=memo)
+    admission.admit(new_job(owner), None, per_hour=3)
+    key = (admission.table.url, owner, quota_row_key(datetime.now(UTC)))
+    assert memo.get(key) is not None and memo.get(key).count == 1  # type: ignore[union-attr]
+    memo.put(key, QuotaState(3, "W/\"datetime'2000-01-01T00%3A00%3A00Z'\""))  # wrong, at limit
+
+    assert not admission.admit(new_job(owner), None, per_hour=3).replay
+    assert rows(owner)[quota_row_key(datetime.now(UTC))]["Count"] == 2
+
+
+def test_the_memo_is_bounded() -> None:
+    memo = QuotaMemo(entries=2)
+    for owner in ("a", "b", "c"):
+        memo.put(("t", owner, "quota_1"), QuotaState(1, "e"))
+    assert memo.get(("t", "a", "quota_1")) is None
+    assert memo.get(("t", "c", "quota_1")) == QuotaState(1, "e")
 
 
 def test_quota_rows_are_per_clock_hour() -> None:

@@ -31,8 +31,8 @@ from typing import Any
 
 from azure.durable_functions.models.history import HistoryEventType
 
+from devhost import heap, sequencing
 from devhost import history as events
-from devhost import sequencing
 from devhost.dispatch import Dispatcher
 from devhost.errors import InstanceExists, InvalidInstanceId, UnknownFunction
 from devhost.history import Event, OrchestrationStatus, utcnow
@@ -396,6 +396,7 @@ class Engine:
         if await self._checkpoint(instance, status_changed=True):
             if self._instances.get(instance.instance_id) is instance:
                 del self._instances[instance.instance_id]
+        heap.freeze_once_warm()
 
     def _deliver(self, instance: Instance, task_id: int, event: Event) -> None:
         """Queue a completion; late ones (instance finished, purged, replaced) are dropped."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from devhost import client_binding
+from devhost import client_binding, heap
 from devhost.config import HostConfig, apply_settings, forget_settings, load_config
 from devhost.engine import Engine
 from devhost.errors import ConfigError, DevHostError
@@ -110,6 +110,7 @@ class DevHost:
             )
         self._index = index_app(self.app)
         memoize_sdk_timestamps()
+        heap.freeze_startup()
         loop = asyncio.new_event_loop()
         self._loop = loop
         self._thread = threading.Thread(target=loop.run_forever, name="devhost-loop", daemon=True)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
 from shared.errors import InvalidQuery, StorageFailed
@@ -163,12 +163,21 @@ class JobStore:
                 "etag": entity.metadata["etag"],
                 "match_condition": MatchConditions.IfNotModified,
             }
-            operations: list[Any] = [("update", merged, conditions)]
-            if log is not None:
-                operations.append(("upsert", _clean(log)))
             with storage_errors("update job"):
                 try:
-                    self.table.submit_transaction(operations)
+                    if log is None:  # one entity: no batch (its multipart costs more CPU)
+                        self.table.update_entity(
+                            merged,
+                            mode=UpdateMode.REPLACE,
+                            etag=entity.metadata["etag"],
+                            match_condition=MatchConditions.IfNotModified,
+                        )
+                    else:
+                        self.table.submit_transaction(
+                            [("update", merged, conditions), ("upsert", _clean(log))]
+                        )
+                except (ResourceModifiedError, ResourceNotFoundError):
+                    continue  # changed or removed since it was read: read it again
                 except TableTransactionError as exc:
                     if exc.status_code == 412:
                         continue

@@ -61,6 +61,22 @@ class Timings:
             return [s for s in kind if start <= s.at <= end]
 
 
+Patch = tuple[Any, str, Callable[..., Any]]
+
+
+@contextmanager
+def patched(patches: list[Patch]) -> Iterator[None]:
+    """Each (target, attribute, wrapper) set while the block runs, the originals put back."""
+    originals = [(target, name, getattr(target, name)) for target, name, _ in patches]
+    for target, name, wrapper in patches:
+        setattr(target, name, wrapper)
+    try:
+        yield
+    finally:
+        for target, name, original in originals:
+            setattr(target, name, original)
+
+
 @contextmanager
 def instrumented() -> Iterator[Timings]:
     timings = Timings()
@@ -111,21 +127,15 @@ def instrumented() -> Iterator[Timings]:
         with timings._lock:
             timings.finished[instance.instance_id] = time.monotonic()
 
-    patches: list[tuple[Any, str, Callable[..., Any]]] = [
+    patches: list[Patch] = [
         (engine_module, "_replay", timed_replay),
         (engine_module, "_encode", timed_encode),
         (CheckpointStore, "save", timed_save),
         (Engine, "_finish", timed_finish),
         (dispatch_module, "run_activity", timed_activity),
     ]
-    originals = [(target, name, getattr(target, name)) for target, name, _ in patches]
-    for target, name, wrapper in patches:
-        setattr(target, name, wrapper)
-    try:
+    with patched(patches):
         yield timings
-    finally:
-        for target, name, original in originals:
-            setattr(target, name, original)
 
 
 @contextmanager

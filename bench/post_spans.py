@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from azure.core.pipeline.transport import AioHttpTransport, RequestsTransport
 
+from bench.instrument import Patch, patched
 from bench.threads_cpu import group
 from devhost.engine import Engine
 from devhost.http_server import HttpServer
@@ -126,7 +127,7 @@ def post_spans(services: dict[int, str]) -> Iterator[Spans]:
         first(spans.create, summary.instance_id, (started, time.monotonic()))
         return result
 
-    patches: list[tuple[Any, str, Callable[..., Any]]] = [
+    patches: list[Patch] = [
         (HttpServer, "_app_route", timed_route),
         (Engine, "start_new", timed_start_new),
         (CheckpointStore, "create", timed_create),
@@ -135,11 +136,5 @@ def post_spans(services: dict[int, str]) -> Iterator[Spans]:
     ]
     if admit is not None:
         patches.append((admission_class, "admit", timed_admit))
-    originals = [(target, name, getattr(target, name)) for target, name, _ in patches]
-    for target, name, wrapper in patches:
-        setattr(target, name, wrapper)
-    try:
+    with patched(patches):
         yield spans
-    finally:
-        for target, name, original in originals:
-            setattr(target, name, original)

@@ -1,4 +1,5 @@
-"""`python -m devhost serve --app function_app:app --port 7071 [--root DIR] [--azurite]`.
+"""`python -m devhost serve --app function_app:app --port 7071 [--root DIR] [--azurite]
+[--activity-processes N]`.
 
 `--azurite` also starts Azurite (from node_modules) with its data in `DIR/.azurite`, so a
 restarted host finds its instances, and points AzureWebJobsStorage at it.
@@ -33,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--azurite", action="store_true", help="start Azurite (data in ROOT/.azurite) and use it"
     )
+    serve.add_argument(
+        "--activity-processes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run activities in N worker processes (default 0: on the host's threads)",
+    )
     serve.add_argument("--log-level", default="INFO")
     return parser
 
@@ -52,7 +60,15 @@ def serve(args: argparse.Namespace) -> int:
             print(f"devhost: Azurite blob port {azurite.blob_port}, data in {data}", flush=True)
         apply_settings(load_config(root).values)  # before import, as func start does
         app = load_app(args.app, root)
-        host = stack.enter_context(DevHost(app, root=root, port=args.port, hub_name=args.hub))
+        host = DevHost(
+            app,
+            root=root,
+            port=args.port,
+            hub_name=args.hub,
+            activity_processes=args.activity_processes,
+            app_ref=args.app,
+        )
+        stack.enter_context(host)
         print(f"devhost: hub {host.hub_name} listening on {host.base_url}", flush=True)
         stop.wait()
     return 0

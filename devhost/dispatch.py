@@ -1,7 +1,8 @@
-"""Scheduled work in motion: activities on the activity pool, timers on the event loop.
+"""Scheduled work in motion: activities through the runner (pool threads or worker processes),
+timers on the event loop.
 
 Outcomes come back to the loop through `deliver(instance, task_id, event)`, which decides whether
-they still matter. Runs on the host's event loop (pool threads only hand results back).
+they still matter. Runs on the host's event loop (other threads only hand results back).
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from functools import partial
 
 from devhost import history as events
+from devhost.activity_processes import RunActivity
 from devhost.history import Event, parse_timestamp, utcnow
 from devhost.instance import Instance, Task
 from devhost.registry import ActivityFunction
-from devhost.worker import ActivityOutcome, run_activity, unknown_activity
+from devhost.worker import ActivityOutcome, unknown_activity
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +27,10 @@ Deliver = Callable[[Instance, int, Event], None]
 
 class Dispatcher:
     def __init__(
-        self, activities: dict[str, ActivityFunction], pool: Executor, deliver: Deliver
+        self, activities: dict[str, ActivityFunction], run: RunActivity, deliver: Deliver
     ) -> None:
         self._activities = activities
-        self._pool = pool
+        self._run = run
         self._deliver = deliver
         self.activities_started = 0
 
@@ -44,7 +46,7 @@ class Dispatcher:
             loop.call_soon(self._outcome, instance, task.task_id, outcome)
             return
         self.activities_started += 1
-        future = self._pool.submit(run_activity, function, task.input, instance.instance_id)
+        future = self._run(function, task.input, instance.instance_id)
         future.add_done_callback(partial(self._done, loop, instance, task.task_id))
 
     def cancel(self, instance: Instance, task: Task) -> None:
@@ -65,7 +67,7 @@ class Dispatcher:
         task_id: int,
         future: Future[ActivityOutcome],
     ) -> None:
-        """On the pool thread: hand the outcome to the loop."""
+        """On the runner's thread: hand the outcome to the loop."""
         if future.cancelled():
             return
         try:

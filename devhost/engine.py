@@ -33,6 +33,7 @@ from azure.durable_functions.models.history import HistoryEventType
 
 from devhost import heap, sequencing
 from devhost import history as events
+from devhost.activity_processes import RunActivity
 from devhost.dispatch import Dispatcher
 from devhost.errors import InstanceExists, InvalidInstanceId, UnknownFunction
 from devhost.history import Event, OrchestrationStatus, utcnow
@@ -96,13 +97,13 @@ class Engine:
         self,
         index: FunctionIndex,
         store: CheckpointStore,
-        activity_pool: Executor,
+        run_activity: RunActivity,
         replay_pool: Executor,
     ) -> None:
         self._index = index
         self._store = store
         self._replays = replay_pool
-        self._dispatcher = Dispatcher(index.activities, activity_pool, self._deliver)
+        self._dispatcher = Dispatcher(index.activities, run_activity, self._deliver)
         self._instances: dict[str, Instance] = {}
         self._drains: set[asyncio.Task[None]] = set()
         self._closing = False

@@ -5,7 +5,8 @@
 
 The host owns an event loop on a background thread (HTTP server, engine, timers, storage), a
 thread pool for activities (`maxConcurrentActivityFunctions`), one for orchestrator replays and
-one for synchronous HTTP functions.
+one for synchronous HTTP functions. With `activity_processes=N` (and `app_ref`, so workers can
+import the app) activities run in N worker processes instead; see `activity_processes`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from devhost import client_binding, heap
+from devhost.activity_processes import ActivityProcesses, RunActivity, run_on_threads
 from devhost.config import HostConfig, apply_settings, forget_settings, load_config
 from devhost.engine import Engine
 from devhost.errors import ConfigError, DevHostError
@@ -50,6 +52,8 @@ class DevHost:
     root: the app folder with host.json and local.settings.json (default: current directory).
     port: TCP port on `host`; 0 picks a free one (see `port` / `base_url` after `start`).
     hub_name: overrides host.json's `extensions.durableTask.hubName`.
+    activity_processes: 0 runs activities on host threads; N > 0 in N worker processes, which
+        import the app from `app_ref` (`module:attribute`, relative to `root`).
     """
 
     def __init__(
@@ -60,8 +64,16 @@ class DevHost:
         port: int = 7071,
         host: str = "127.0.0.1",
         hub_name: str | None = None,
+        activity_processes: int = 0,
+        app_ref: str | None = None,
     ) -> None:
+        if activity_processes < 0:
+            raise ConfigError("activity_processes must be 0 (host threads) or more")
+        if activity_processes and not app_ref:
+            raise ConfigError("activity worker processes need app_ref (module:attribute)")
         self.app = app
+        self.activity_processes = activity_processes
+        self.app_ref = app_ref
         self.config: HostConfig = load_config(root or Path.cwd(), hub_name)
         self.host = host
         self.port = port
@@ -74,6 +86,7 @@ class DevHost:
         self._engine: Engine | None = None
         self._runner: web.AppRunner | None = None
         self._pools: list[ThreadPoolExecutor] = []
+        self._workers: ActivityProcesses | None = None
 
     @property
     def hub_name(self) -> str:
@@ -110,6 +123,11 @@ class DevHost:
             )
         self._index = index_app(self.app)
         memoize_sdk_timestamps()
+        try:
+            self._start_workers()
+        except BaseException:
+            forget_settings(self._applied)
+            raise
         heap.freeze_startup()
         loop = asyncio.new_event_loop()
         self._loop = loop
@@ -122,6 +140,23 @@ class DevHost:
             raise
         log.info("devhost for hub %s listening on %s", self.hub_name, self.base_url)
         return self
+
+    def _start_workers(self) -> None:
+        if not self.activity_processes:
+            return
+        assert self.app_ref is not None
+        self._workers = ActivityProcesses(
+            self.app_ref,
+            self.config.root,
+            self.activity_processes,
+            self.config.max_concurrent_activities,
+            logging.getLogger().getEffectiveLevel(),
+        ).start()
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """The activity worker processes' ids (none when activities run on host threads)."""
+        return self._workers.pids if self._workers is not None else []
 
     async def _astart(self, connection: str) -> None:
         assert self._index is not None and self._loop is not None
@@ -140,15 +175,12 @@ class DevHost:
         self._store = CheckpointStore(connection, self.hub_name)
         await self._store.open()
         self.system_key = await load_or_create_system_key(self._store.blob_service, self.hub_name)
-        activities = ThreadPoolExecutor(
-            self.config.max_concurrent_activities, thread_name_prefix="devhost-activity"
-        )
         replays = ThreadPoolExecutor(
             self.config.max_concurrent_orchestrators, thread_name_prefix="devhost-replay"
         )
         http = ThreadPoolExecutor(HTTP_THREADS, thread_name_prefix="devhost-http")
-        self._pools = [activities, replays, http]
-        self._engine = Engine(self._index, self._store, activities, replays)
+        self._pools = [replays, http]
+        self._engine = Engine(self._index, self._store, self._activity_runner(), replays)
         urls = ManagementUrls(self.webhook_base, self.hub_name, self.system_key)
         management = ManagementApi(self._engine, urls)
         routes: RouteTable[HttpFunction] = RouteTable(
@@ -167,9 +199,19 @@ class DevHost:
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
 
+    def _activity_runner(self) -> RunActivity:
+        if self._workers is not None:
+            return self._workers.submit
+        activities = ThreadPoolExecutor(
+            self.config.max_concurrent_activities, thread_name_prefix="devhost-activity"
+        )
+        self._pools.append(activities)
+        return run_on_threads(activities)
+
     def stop(self, timeout: float = 30.0) -> None:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
+            self._stop_workers()
             return
         if loop.is_running():
             try:
@@ -183,9 +225,15 @@ class DevHost:
         for pool in self._pools:
             pool.shutdown(wait=False, cancel_futures=True)
         self._pools = []
+        self._stop_workers()
         forget_settings(self._applied)
         self._applied = []
         self._loop = self._thread = None
+
+    def _stop_workers(self) -> None:
+        if self._workers is not None:
+            self._workers.shutdown()
+            self._workers = None
 
     async def _astop(self) -> None:
         client_binding.unregister(self.rpc_base)

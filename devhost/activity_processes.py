@@ -49,6 +49,7 @@ def _serve_calls(app_ref: str, root: str, threads: int, log_level: int, conn: Co
         level=log_level, format="%(asctime)s %(levelname)s worker %(process)d %(name)s: %(message)s"
     )
     logging.getLogger("azure").setLevel(max(log_level, logging.WARNING))
+    logging.getLogger("devhost.registry").setLevel(logging.ERROR)  # the host said it already
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host says when to stop
     try:
         os.chdir(root)

@@ -73,6 +73,9 @@ def parser() -> argparse.ArgumentParser:
                         help="measured POSTs per load level (default 40)")
     parser.add_argument("--idle-probes", type=int, default=15,
                         help="measured POSTs with nothing in flight (default 15)")
+    parser.add_argument("--activity-processes", type=int, default=2, metavar="N",
+                        help="the load host runs activities in N worker processes "
+                        "(default 2; 0: on the host's own threads)")
     parser.add_argument("--profile", choices=("auto", "always", "never"), default="always",
                         help="profile POST phases at 50 in flight: always (default), never, "
                         "or only when the POST target is missed (auto)")
@@ -193,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 probes=args.probes,
                 idle_probes=args.idle_probes,
                 deadline_seconds=deadline,
+                activity_processes=args.activity_processes,
             )
             load = run_load(latencies, options, workdir)
             results["memory"] = load.pop("memory")
@@ -203,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
             from bench.post_profile import run_post_profile
 
             _log("post profile: POST phases with 50 jobs in flight")
-            results["post_profile"] = run_post_profile(latencies, 50, args.probes, workdir)
+            results["post_profile"] = run_post_profile(
+                latencies, 50, args.probes, workdir, args.activity_processes
+            )
     results["machine"] = _machine(started_load)
     results["duration_s"] = round(time.monotonic() - started, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -23,9 +23,16 @@ class HostProcessError(RuntimeError):
 
 class HostProcess:
     def __init__(
-        self, app: str, root: Path, hub: str, values: Mapping[str, str], log_file: Path
+        self,
+        app: str,
+        root: Path,
+        hub: str,
+        values: Mapping[str, str],
+        log_file: Path,
+        activity_processes: int = 0,
     ) -> None:
         self.app = app
+        self.activity_processes = activity_processes
         self.root = root
         self.hub = hub
         self.values = dict(values)
@@ -44,6 +51,7 @@ class HostProcess:
         command = [
             sys.executable, "-m", "devhost", "serve", "--app", self.app, "--root",
             str(self.root), "--hub", self.hub, "--port", "0", "--log-level", "WARNING",
+            "--activity-processes", str(self.activity_processes),
         ]
         with open(self.log_file, "wb") as log:
             self._process = subprocess.Popen(

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from devhost import dispatch as dispatch_module
+from devhost import activity_processes as runners_module
 from devhost import engine as engine_module
 from devhost.engine import Engine
 from devhost.store import CheckpointStore
@@ -84,7 +84,7 @@ def instrumented() -> Iterator[Timings]:
     encode = engine_module._encode
     save = CheckpointStore.save
     finish = Engine._finish
-    run_activity = dispatch_module.run_activity
+    run_activity = runners_module.run_activity
 
     def timed_activity(function: Any, input_json: Any, instance_id: str) -> Any:
         started = time.monotonic()
@@ -132,7 +132,7 @@ def instrumented() -> Iterator[Timings]:
         (engine_module, "_encode", timed_encode),
         (CheckpointStore, "save", timed_save),
         (Engine, "_finish", timed_finish),
-        (dispatch_module, "run_activity", timed_activity),
+        (runners_module, "run_activity", timed_activity),
     ]
     with patched(patches):
         yield timings

@@ -4,7 +4,8 @@ and the host's resident memory, against the local host run as a subprocess.
 At level N a refill thread holds N jobs in flight (it tops up to N, then submits a new job
 whenever fewer are in flight: a closed loop). Once the loop has settled (half of N jobs ended
 after the top-up, or 60 s), the measured POSTs are sent at random moments (exponential gaps, at most
-half the rate jobs can end, spread over the time N jobs take to pass through, up to 60 s),
+half the rate jobs can end, spread over the time N jobs take to pass through, up to 60 s, from
+a process of their own: `bench/probe_client.py`),
 independent of when jobs end; each records how many others were in flight.
 Levels follow one another without draining, then everything drains. Idle POSTs are sent one at
 a time, each after the previous one's job has ended. A job is in flight from its 202 until the
@@ -28,7 +29,8 @@ from bench.audit import Audit, JobWatcher, audit
 from bench.client import Submitted, submit
 from bench.host_process import HostProcess
 from bench.latencies import ZERO, Latencies
-from bench.memory import RssSampler, high_water_mib
+from bench.memory import RssSampler
+from bench.probe_client import ProbeClient
 from bench.runtime import activity_concurrency, app_root
 from bench.standins import standins
 from bench.stats import median, ms, percentile, ratio_interval, rounded
@@ -47,6 +49,7 @@ class LoadOptions:
     probes: int
     idle_probes: int
     deadline_seconds: int
+    activity_processes: int = 2
 
 
 @dataclass
@@ -73,9 +76,12 @@ class Level:
 class Driver:
     """Sends POSTs (from any thread, each with its own session) and counts jobs in flight."""
 
-    def __init__(self, base_url: str, watcher: JobWatcher) -> None:
+    def __init__(
+        self, base_url: str, watcher: JobWatcher, probes: ProbeClient | None = None
+    ) -> None:
         self.base_url = base_url
         self.watcher = watcher
+        self.probes = probes
         self.accepted: list[Submitted] = []
         self.random = random.Random(20240501)
         self._counter = 0
@@ -99,13 +105,17 @@ class Driver:
         ends = (self.watcher.ended_at(job.job_id) for job in jobs)
         return sum(1 for at in ends if at is not None and at >= moment)
 
-    def post(self, prefix: str) -> Post:
-        """A fresh ticker per job, so no job reuses another's cached model answers."""
+    def post(self, prefix: str, measured: bool = False) -> Post:
+        """A fresh ticker per job, so no job reuses another's cached model answers. A measured
+        POST goes through the probe process when there is one."""
         with self._lock:
             self._counter += 1
             ticker = f"{prefix}{self._counter:05d}"
         others = self.in_flight()
-        sent = submit(self._session(), self.base_url, ticker)
+        if measured and self.probes is not None:
+            sent = self.probes.submit(ticker)
+        else:
+            sent = submit(self._session(), self.base_url, ticker)
         if sent.status == 202:
             with self._lock:
                 self.accepted.append(sent)
@@ -116,7 +126,7 @@ def _idle(driver: Driver, probes: int) -> Level:
     level = Level(size=0, started=time.monotonic())
     level.settled = level.started
     for _ in range(probes):
-        post = driver.post("IDLE")
+        post = driver.post("IDLE", measured=True)
         level.probes.append(post)
         if post.submitted.status == 202:
             driver.watcher.wait([post.submitted.job_id], timeout=IDLE_WAIT_SECONDS)
@@ -185,7 +195,7 @@ def _hold(driver: Driver, size: int, pace: Pace) -> Level:
         level.settled = time.monotonic()
         for _ in range(pace.probes):
             time.sleep(driver.random.expovariate(1 / pace.gap))
-            level.probes.append(driver.post(f"H{size}J"))
+            level.probes.append(driver.post(f"H{size}J", measured=True))
     level.ended = time.monotonic()
     return level
 
@@ -248,6 +258,7 @@ def _summary(
         "failed": statuses.count("failed") + statuses.count("cancelled"),
         "lost": statuses.count(None),
         "peak_rss_mib": sampler.peak(level.started, level.ended),
+        "host_process_peak_rss_mib": sampler.peak_of_root(level.started, level.ended),
     }
 
 
@@ -264,14 +275,18 @@ def run_load(latencies: Latencies, options: LoadOptions, workdir: Path) -> dict[
             JOB_DEADLINE_SECONDS=str(options.deadline_seconds),
         )
         root = app_root(workdir / "load-app", HUB)
-        with HostProcess(APP, root, HUB, values, workdir / "host-load.log") as host:
+        host_process = HostProcess(
+            APP, root, HUB, values, workdir / "host-load.log", options.activity_processes
+        )
+        with host_process as host:
             sampler = RssSampler(host.pid).start()
             watcher = JobWatcher(azurite.connection_string).start()
+            probes = ProbeClient(host.base_url).start()
             try:
                 time.sleep(0.5)
                 started_rss = sampler.last()
-                driver = Driver(host.base_url, watcher)
-                warm = driver.post("WARM")
+                driver = Driver(host.base_url, watcher, probes)
+                warm = driver.post("WARM", measured=True)  # also opens the probe's connection
                 watcher.wait([warm.submitted.job_id], timeout=IDLE_WAIT_SECONDS)
                 levels = [_idle(driver, options.idle_probes)]
                 for size in options.levels:
@@ -296,7 +311,7 @@ def run_load(latencies: Latencies, options: LoadOptions, workdir: Path) -> dict[
                     _integrity(level, found, summary["lost"])
                     for level, summary in zip(levels, summaries, strict=True)
                 ]
-                high_water = high_water_mib(host.pid)
+                high_water = sampler.high_water()
                 after_drain = sampler.last()
                 held = levels[1:]
                 overall = (
@@ -304,11 +319,14 @@ def run_load(latencies: Latencies, options: LoadOptions, workdir: Path) -> dict[
                     if held else None
                 )
             finally:
+                probes.stop()
                 watcher.stop()
                 sampler.stop()
     total = len(driver.accepted)
     return {
-        "host": f"subprocess: python -m devhost serve --app {APP}",
+        "host": f"subprocess: python -m devhost serve --app {APP} --activity-processes "
+        f"{options.activity_processes}",
+        "measured_posts_from": "a process of their own (bench/probe_client.py)",
         "activity_concurrency": concurrency,
         "activity_seconds_per_memo": per_memo,
         "jobs_per_minute_bound": round(60 * concurrency / per_memo, 1),
@@ -327,11 +345,18 @@ def run_load(latencies: Latencies, options: LoadOptions, workdir: Path) -> dict[
         "integrity": integrity,
         "job_rows_no_post_answered_with": found.unknown_job_rows,
         "memory": {
-            "method": "VmRSS of the host subprocess read from /proc/<pid>/status every "
-            f"{sampler.period:g} s (peak per level window); VmHWM at the end",
+            "method": "VmRSS of the host subprocess and its activity worker processes, read "
+            f"from /proc/<pid>/status every {sampler.period:g} s and summed (pages they share "
+            "count in each); peak per level window; VmHWM summed at the end",
+            "processes": sampler.processes,
+            "activity_processes": options.activity_processes,
             "rss_at_start_mib": started_rss,
             "peak_rss_mib": {
                 (str(s["in_flight"]) if s["in_flight"] else "idle"): s["peak_rss_mib"]
+                for s in summaries
+            },
+            "host_process_peak_rss_mib": {
+                (str(s["in_flight"]) if s["in_flight"] else "idle"): s["host_process_peak_rss_mib"]
                 for s in summaries
             },
             "peak_rss_mib_while_draining": sampler.peak(drain_started, drain_ended),

@@ -27,12 +27,13 @@ from bench import storage_probe
 from bench.audit import JobWatcher
 from bench.instrument import Timings, instrumented, loop_heartbeat
 from bench.latencies import ZERO, Latencies
+from bench.load import APP as APP_REF
 from bench.load import Driver, Pace, Post, _hold
 from bench.post_spans import Spans, StorageCall, post_spans
 from bench.runtime import activity_concurrency, app_root, environment, in_process_host
 from bench.standins import standins
 from bench.stats import median, ms, percentile
-from bench.threads_cpu import by_group, child_cpu, difference, process_cpu
+from bench.threads_cpu import by_group, child_cpu, difference, pid_cpu, process_cpu
 from devhost.azurite import Azurite
 
 HUB = "BenchProfile"
@@ -150,8 +151,12 @@ def _lag(timings: Timings, start: float, end: float) -> dict[str, float]:
     return {"p50_ms": ms(median(lags)), "p95_ms": ms(percentile(lags, 95)), "samples": len(lags)}
 
 
+def _cpu_of(pids: list[int]) -> float:
+    return sum(filter(None, map(pid_cpu, pids)))
+
+
 def run_post_profile(
-    latencies: Latencies, size: int, probes: int, workdir: Path
+    latencies: Latencies, size: int, probes: int, workdir: Path, activity_processes: int = 0
 ) -> dict[str, Any]:
     from bench.memo_app import app
 
@@ -159,7 +164,8 @@ def run_post_profile(
         values = stand.app_settings(AzureWebJobsStorage=azurite.connection_string)
         root = app_root(workdir / "profile-app", HUB)
         services = {azurite.blob_port: "blob", azurite.table_port: "table"}
-        with post_spans(services) as spans, in_process_host(app, root, values) as host:
+        host_in_process = in_process_host(app, root, values, activity_processes, APP_REF)
+        with post_spans(services) as spans, host_in_process as host:
             assert host._loop is not None  # started
             watcher = JobWatcher(azurite.connection_string).start()
             probe_file = workdir / "storage-probe.txt"
@@ -175,11 +181,13 @@ def run_post_profile(
                         watcher.wait([idle[-1].submitted.job_id], timeout=120)
                     idle_end = time.monotonic()
                     cpu_before, process_before = by_group(), process_cpu()
+                    workers_before = _cpu_of(host.worker_pids)
                     storage_before = sum(child_cpu("azurite").values())
                     per_memo = latencies.market + latencies.news + 2 * latencies.llm
                     pace = Pace.of(size, probes, per_memo, activity_concurrency())
                     hold = _hold(driver, size, pace)
                     cpu_after, process_after = by_group(), process_cpu()
+                    workers_after = _cpu_of(host.worker_pids)
                     storage_after = sum(child_cpu("azurite").values())
                     hold_end = time.monotonic()
                 stand.set_latencies(ZERO)  # drain quickly: the profile is taken
@@ -193,6 +201,7 @@ def run_post_profile(
     seconds = hold_end - hold.started
     return {
         "host": "in-process DevHost (memo app), phases timed by wrappers, CPU from /proc",
+        "activity_processes": activity_processes,
         "in_flight": size,
         "idle_posts": len(idle_rows),
         "held_posts": len(held_rows),
@@ -210,6 +219,8 @@ def run_post_profile(
         "cpu_seconds_by_thread_group": threads,
         "cpu_seconds_process": round(process_after - process_before, 2),
         "cpu_cores_busy": round((process_after - process_before) / seconds, 2),
+        "activity_workers_cpu_seconds": round(workers_after - workers_before, 2),
+        "activity_workers_cores_busy": round((workers_after - workers_before) / seconds, 2),
         "azurite_cpu_seconds": round(storage_after - storage_before, 2),
         "azurite_cores_busy": round((storage_after - storage_before) / seconds, 2),
     }

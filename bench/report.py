@@ -130,7 +130,7 @@ def render(results: dict[str, Any]) -> str:
             ])
         lines += _table(
             ["in flight", "POSTs", "POST p50 (ms)", "POST p95 (ms)", "p95 / idle (90% interval)",
-             "jobs/min (window)", "lost / dup / stuck", "host peak RSS (MiB)"],
+             "jobs/min (window)", "lost / dup / stuck", "peak RSS, host + workers (MiB)"],
             rows,
         )
         lines.append("")
@@ -141,17 +141,26 @@ def render(results: dict[str, Any]) -> str:
         memory = results.get("memory")
         if memory:
             lines.append("")
+            host_alone = memory.get("host_process_peak_rss_mib") or {}
             lines.append(
-                f"Host memory (subprocess, VmRSS from /proc): {_num(memory['rss_at_start_mib'], 1)}"
-                f" MiB at start, {_num(memory['peak_rss_mib_while_draining'], 1)} MiB peak while "
-                f"draining, VmHWM {_num(memory['high_water_mib'], 1)} MiB."
+                f"Memory (the host subprocess and the {memory.get('processes', 1) - 1} processes "
+                f"it started, {memory.get('activity_processes', 0)} of them activity workers; "
+                "VmRSS from /proc, summed): "
+                f"{_num(memory['rss_at_start_mib'], 1)} MiB at start, "
+                f"{_num(memory['peak_rss_mib_while_draining'], 1)} MiB peak while draining, "
+                f"VmHWM summed {_num(memory['high_water_mib'], 1)} MiB. The host process alone "
+                f"peaked at {_num(max(filter(None, host_alone.values()), default=None), 1)} MiB."
             )
         lines.append("")
         lines.append(f"POST p95 with 50 in flight ≤ 3 × idle: {_verdict(targets['post_p95'])}")
         lines.append("")
     profile = results.get("post_profile")
     if profile and profile.get("held_phases"):
-        lines.append(f"**POST profile** ({profile['in_flight']} in flight, in-process host)")
+        workers = profile.get("activity_processes", 0)
+        where = f"activities in {workers} worker processes" if workers else "activities on threads"
+        lines.append(
+            f"**POST profile** ({profile['in_flight']} in flight, in-process host, {where})"
+        )
         lines.append("")
         idle, held = profile["idle_phases"], profile["held_phases"]
         lines += _table(
@@ -176,7 +185,10 @@ def render(results: dict[str, Any]) -> str:
                 f"100 ms: p50 {_num(bursts['p50'], 0)}, p95 {_num(bursts['p95'], 0)}, max "
                 f"{_num(bursts['max'], 0)}. Event-loop lag p95 "
                 f"{_num(profile['loop_lag_held']['p95_ms'], 1)} ms; an outside process reading "
-                f"the same Azurite: p95 {_num(probe.get('table_read_p95_ms'), 1)} ms."
+                f"the same Azurite: p95 {_num(probe.get('table_read_p95_ms'), 1)} ms. CPU while "
+                f"held: host {_num(profile.get('cpu_cores_busy'), 2)} cores, activity workers "
+                f"{_num(profile.get('activity_workers_cores_busy'), 2)} cores, Azurite "
+                f"{_num(profile.get('azurite_cores_busy'), 2)} cores."
             )
         lines.append("")
     machine = results["machine"]

@@ -57,7 +57,17 @@ def _forget() -> None:
 
 
 @contextmanager
-def in_process_host(app: Any, root: Path, values: Mapping[str, str]) -> Iterator[DevHost]:
+def in_process_host(
+    app: Any,
+    root: Path,
+    values: Mapping[str, str],
+    activity_processes: int = 0,
+    app_ref: str | None = None,
+) -> Iterator[DevHost]:
+    """A host in this process; activities on its threads, or in `activity_processes` workers
+    that import `app_ref` (and see `values`, set before they start)."""
     with environment(values):
-        with DevHost(app, root=root, port=0) as host:
+        with DevHost(
+            app, root=root, port=0, activity_processes=activity_processes, app_ref=app_ref
+        ) as host:
             yield host

@@ -3,7 +3,7 @@
 host's HTTP, replays and checkpoints need.
 
 Each worker imports the app by reference (`module:attribute`), indexes it, and runs activities
-on its own threads. The host sends a worker a call only while one of its threads is free, so at
+on its own threads. The host sends a call to the least busy worker with a free thread, so at
 most `maxConcurrentActivityFunctions` run at once across all workers; the rest wait in the host,
 first in, first out. A worker that exits fails the calls it held (TaskFailed, as an activity
 error would) and is replaced.
@@ -125,7 +125,6 @@ class ActivityProcesses:
         self._ids = itertools.count(1)
         self._closing = False
         self._replacing = 0
-        self.replaced = 0
 
     @property
     def pids(self) -> list[int]:
@@ -160,7 +159,8 @@ class ActivityProcesses:
             if not self._workers and not self._replacing:
                 _settle(future, _NO_WORKERS)
                 return future
-            worker = next((w for w in self._workers if w.free), None)
+            free = [w for w in self._workers if w.free]
+            worker = min(free, key=lambda w: len(w.calls)) if free else None
             if worker is None:
                 self._waiting.append((call, future))
             else:
@@ -278,7 +278,6 @@ class ActivityProcesses:
             if self._closing:
                 worker.conn.send(None)
                 return
-            self.replaced += 1
             self._workers.append(worker)
             while self._waiting and worker.free:
                 self._send(worker, *self._waiting.popleft())

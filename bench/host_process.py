@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -12,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-from bench.runtime import REPO
+from bench.children import REPO, child_env
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
@@ -46,8 +45,7 @@ class HostProcess:
         return self._process.pid
 
     def start(self, timeout: float = 60) -> HostProcess:
-        env = {**os.environ, **self.values}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        env = child_env(self.values)
         command = [
             sys.executable, "-m", "devhost", "serve", "--app", self.app, "--root",
             str(self.root), "--hub", self.hub, "--port", "0", "--log-level", "WARNING",

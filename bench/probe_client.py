@@ -10,7 +10,6 @@ process's GIL. Timed here, a POST's time is the service's and the loopback's. Ti
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -19,8 +18,8 @@ from types import TracebackType
 
 import requests
 
+from bench.children import REPO, child_env
 from bench.client import Submitted, submit
-from bench.runtime import REPO
 
 
 class ProbeClient:
@@ -32,14 +31,12 @@ class ProbeClient:
         self._process: subprocess.Popen[str] | None = None
 
     def start(self) -> ProbeClient:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
             [sys.executable, "-m", "bench.probe_client", self.base_url],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env=env,
+            env=child_env(),
             cwd=REPO,
         )
         return self

@@ -9,12 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.children import REPO
 from devhost.host import DevHost
 from shared.llm.client import reset_llm_clients
 from shared.settings import reset_settings
 from shared.storage import reset_storage_clients
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def app_root(folder: Path, hub: str) -> Path:

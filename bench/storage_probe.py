@@ -24,10 +24,10 @@ from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
+from bench.children import REPO, child_env
 from bench.stats import median, ms, percentile
 
 PERIOD = 0.05
-REPO = Path(__file__).resolve().parent.parent
 
 
 def main(out: str) -> int:
@@ -60,10 +60,10 @@ def main(out: str) -> int:
 
 @contextmanager
 def running(connection: str, out: Path) -> Iterator[None]:
-    env = {**os.environ, "BENCH_PROBE_STORAGE": connection, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.storage_probe", str(out)],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=child_env({"BENCH_PROBE_STORAGE": connection}),
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
         yield

@@ -184,7 +184,9 @@ class ActivityProcesses:
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join(timeout)
-            for future in worker.calls.values():
+            with self._lock:  # its reader may still be settling calls
+                held, worker.calls = worker.calls, {}
+            for future in held.values():
                 future.cancel()
 
     def _spawn(self, threads: int) -> _Worker:

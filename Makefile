@@ -1,15 +1,19 @@
 # The README's commands. Each bootstraps what it needs on first use (virtualenv, pip, npm).
-PYTHON ?= python3
+# The app runs on Python 3.13 (Azure's own runtime, azure-functions-runtime, needs it):
+# tools/find_python313.sh finds one, or says how to get it.
+PYTHON ?= $(shell tools/find_python313.sh)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-3.13
 NODE_STAMP := node_modules/.installed
 TICKER ?= MSFT
 
 .PHONY: deps test demo serve bench lint check-index clean
 
 $(STAMP): requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+	@test -n "$(PYTHON)" || { tools/find_python313.sh; exit 1; }
+	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null \
+		|| { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
@@ -30,6 +34,7 @@ demo: deps
 	$(PY) -m demo $(TICKER)
 
 serve: deps
+	@echo "function keys: $(PY) -m devhost keys --root . (while this runs, from another shell)"
 	$(PY) -m devhost serve --app function_app:app --port 7071 --azurite
 
 bench: deps

@@ -37,14 +37,14 @@ def fail(failure: FailJob) -> dict[str, str] | None:
 
 
 @bp.activity_trigger(input_name="payload", activity=names.SET_JOB_STAGE)
-def set_job_stage(payload: dict[str, Any]) -> dict[str, str] | None:
+def set_job_stage(payload: dict) -> dict[str, str] | None:
     update = StageUpdate.model_validate(payload)
     with telemetry.activity_span(names.SET_JOB_STAGE, update.job_id):
         return set_stage(update)
 
 
 @bp.activity_trigger(input_name="payload", activity=names.FAIL_JOB)
-def fail_job(payload: dict[str, Any]) -> dict[str, str] | None:
+def fail_job(payload: dict) -> dict[str, str] | None:
     failure = FailJob.model_validate(payload)
     with telemetry.activity_span(names.FAIL_JOB, failure.job_id):
         return fail(failure)

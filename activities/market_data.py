@@ -154,7 +154,7 @@ def _write_cache(blob: BlobClient, entry: CachedSnapshot, etag: str | None, job_
 
 
 @bp.activity_trigger(input_name="payload", activity=names.FETCH_MARKET_DATA)
-def fetch_market_data(payload: dict[str, Any]) -> dict[str, Any]:
+def fetch_market_data(payload: dict) -> dict[str, Any]:
     request = MarketRequest.model_validate(payload)
     with telemetry.activity_span(
         names.FETCH_MARKET_DATA, request.job_id, request.ticker

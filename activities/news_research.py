@@ -41,7 +41,7 @@ def research(request: NewsRequest) -> NewsSummary:
 
 
 @bp.activity_trigger(input_name="payload", activity=names.RESEARCH_NEWS)
-def research_news(payload: dict[str, Any]) -> dict[str, Any]:
+def research_news(payload: dict) -> dict[str, Any]:
     request = NewsRequest.model_validate(payload)
     with telemetry.activity_span(names.RESEARCH_NEWS, request.job_id, request.ticker):
         return research(request).model_dump(mode="json")

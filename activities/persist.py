@@ -142,7 +142,7 @@ def persist(request: PersistInput) -> PersistResult:
 
 
 @bp.activity_trigger(input_name="payload", activity=names.PERSIST_REPORT)
-def persist_report(payload: dict[str, Any]) -> dict[str, Any]:
+def persist_report(payload: dict) -> dict[str, Any]:
     request = PersistInput.model_validate(payload)
     with telemetry.activity_span(names.PERSIST_REPORT, request.job_id, request.ticker):
         return persist(request).model_dump(mode="json")

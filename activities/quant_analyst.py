@@ -78,7 +78,7 @@ def analyze(request: QuantInput) -> QuantSummary:
 
 
 @bp.activity_trigger(input_name="payload", activity=names.RUN_QUANT_ANALYST)
-def run_quant_analyst(payload: dict[str, Any]) -> dict[str, Any]:
+def run_quant_analyst(payload: dict) -> dict[str, Any]:
     request = QuantInput.model_validate(payload)
     with telemetry.activity_span(names.RUN_QUANT_ANALYST, request.job_id, request.ticker):
         return analyze(request).model_dump(mode="json")

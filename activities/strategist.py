@@ -73,7 +73,7 @@ def decide(request: MemoInput) -> DecisionSummary:
 
 
 @bp.activity_trigger(input_name="payload", activity=names.WRITE_MEMO)
-def write_memo(payload: dict[str, Any]) -> dict[str, Any]:
+def write_memo(payload: dict) -> dict[str, Any]:
     request = MemoInput.model_validate(payload)
     with telemetry.activity_span(names.WRITE_MEMO, request.job_id, request.ticker):
         return decide(request).model_dump(mode="json")

@@ -6,10 +6,12 @@ news, the rule-based writer); any setting already in the environment wins.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -32,9 +34,19 @@ def wait_until_up(url: str, host: subprocess.Popen[bytes], timeout: float = 60) 
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
+        except urllib.error.HTTPError:
+            return  # it answers (401 without a key): it is up
         except OSError:
             time.sleep(0.2)
     raise SystemExit(f"the local host did not answer {url} within {timeout}s")
+
+
+def function_key(env: dict[str, str]) -> str:
+    """The host's default function key, as `python -m devhost keys` prints it."""
+    listing = subprocess.check_output(
+        [sys.executable, "-m", "devhost", "keys", "--root", str(ROOT)], cwd=ROOT, env=env
+    )
+    return str(json.loads(listing)["functionKeys"]["default"])
 
 
 def main(argv: list[str]) -> int:
@@ -54,6 +66,7 @@ def main(argv: list[str]) -> int:
         try:
             wait_until_up(f"{api}/api/health", host)
             print(f"local host at {api}; Azurite blob port {azurite.blob_port}", file=sys.stderr)
+            env.setdefault("STOCKMEMO_API_KEY", function_key(env))
             return subprocess.call(
                 [sys.executable, "-m", "stockmemo", "analyze", ticker, "--api", api,
                  "--wait", "300"],

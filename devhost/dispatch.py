@@ -1,37 +1,53 @@
-"""Scheduled work in motion: activities through the runner (pool threads or worker processes),
-timers on the event loop.
+"""Scheduled work in motion: activities invoked through the language workers, timers on the
+event loop.
 
-Outcomes come back to the loop through `deliver(instance, task_id, event)`, which decides whether
-they still matter. Runs on the host's event loop (other threads only hand results back).
+At most `maxConcurrentActivityFunctions` activities are in the workers at once, across all of
+them; the rest wait here, first come first served. Outcomes come back through
+`deliver(instance, task_id, event)`, which decides whether they still matter. Everything here
+runs on the host's event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from concurrent.futures import Future
-from functools import partial
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from devhost import history as events
-from devhost.activity_processes import RunActivity
 from devhost.history import Event, parse_timestamp, utcnow
 from devhost.instance import Instance, Task
+from devhost.invocations import (
+    ActivityOutcome,
+    activity_lost,
+    activity_outcome,
+    activity_request,
+    unknown_activity,
+)
 from devhost.registry import ActivityFunction
-from devhost.worker import ActivityOutcome, unknown_activity
+from devhost.worker_pool import NoWorkers, WorkerExited
 
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[Instance, int, Event], None]
+Invoke = Callable[[Any], Awaitable[Any]]
 
 
 class Dispatcher:
     def __init__(
-        self, activities: dict[str, ActivityFunction], run: RunActivity, deliver: Deliver
+        self,
+        activities: dict[str, ActivityFunction],
+        invoke: Invoke,
+        deliver: Deliver,
+        concurrency: int,
+        client_json: str,
     ) -> None:
         self._activities = activities
-        self._run = run
+        self._invoke = invoke
         self._deliver = deliver
+        self._gate = asyncio.Semaphore(concurrency)
+        self._client_json = client_json
+        self._running: set[asyncio.Task[None]] = set()
         self.activities_started = 0
 
     def dispatch(self, instance: Instance, task: Task) -> None:
@@ -46,8 +62,30 @@ class Dispatcher:
             loop.call_soon(self._outcome, instance, task.task_id, outcome)
             return
         self.activities_started += 1
-        future = self._run(function, task.input, instance.instance_id)
-        future.add_done_callback(partial(self._done, loop, instance, task.task_id))
+        running = loop.create_task(self._run(function, instance, task))
+        self._running.add(running)
+        running.add_done_callback(self._running.discard)
+
+    async def _run(self, function: ActivityFunction, instance: Instance, task: Task) -> None:
+        async with self._gate:
+            request = activity_request(function, task.input, self._client_json)
+            try:
+                outcome = activity_outcome(function, await self._invoke(request))
+            except WorkerExited as exc:
+                outcome = activity_lost(f"{exc} while running this call")
+            except NoWorkers as exc:
+                outcome = activity_lost(str(exc))
+        if not outcome.failed:
+            log.debug("instance %s: activity %s done", instance.instance_id, function.name)
+        else:
+            log.info("instance %s: %s", instance.instance_id, outcome.reason)
+        self._outcome(instance, task.task_id, outcome)
+
+    async def close(self) -> None:
+        """Stop waiting for activities in flight (their outcomes would be dropped anyway)."""
+        for running in list(self._running):
+            running.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
 
     def cancel(self, instance: Instance, task: Task) -> None:
         handle = instance.timers.pop(task.task_id, None)
@@ -59,23 +97,6 @@ class Dispatcher:
         for handle in instance.timers.values():
             handle.cancel()
         instance.timers.clear()
-
-    def _done(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        instance: Instance,
-        task_id: int,
-        future: Future[ActivityOutcome],
-    ) -> None:
-        """On the runner's thread: hand the outcome to the loop."""
-        if future.cancelled():
-            return
-        try:
-            loop.call_soon_threadsafe(self._outcome, instance, task_id, future.result())
-        except RuntimeError:
-            log.debug(
-                "instance %s: host stopped before task %d ended", instance.instance_id, task_id
-            )
 
     def _outcome(self, instance: Instance, task_id: int, outcome: ActivityOutcome) -> None:
         now = utcnow()

@@ -1,12 +1,14 @@
 """Runs orchestration instances: episodes through the SDK's replay engine, a checkpoint after
 every episode, then the episode's new work handed to the dispatcher.
 
-Everything here runs on the host's event loop, except replays (their own small thread pool, so
-user code cannot stall HTTP) and activities (the dispatcher's pool). Each instance has its own
-lock, held for a whole episode; nothing is serialised across instances. Completions that arrive
+Everything here runs on the host's event loop; replays and activities are invocations in the
+language workers (at most `maxConcurrentOrchestratorFunctions` replays at once), and a
+checkpoint's JSON is encoded on a small thread pool. Each instance has its own lock, held for a
+whole episode; nothing is serialised across instances. Completions that arrive
 while an episode runs wait in the instance's inbox and share the next episode.
 
-An episode: take the inbox (see `sequencing`), replay `history + [OrchestratorStarted, *new]`,
+An episode: take the inbox (see `sequencing`), replay `history + [OrchestratorStarted, *new]`
+(if the worker running the replay dies, the episode is put back and runs again),
 compare the replay's actions with the ones recorded (a difference fails the instance as
 non-deterministic), number and record the new actions, checkpoint, and only then dispatch; so a
 crash can re-run an activity whose start was recorded, never lose one.
@@ -33,8 +35,7 @@ from azure.durable_functions.models.history import HistoryEventType
 
 from devhost import heap, sequencing
 from devhost import history as events
-from devhost.activity_processes import RunActivity
-from devhost.dispatch import Dispatcher
+from devhost.dispatch import Dispatcher, Invoke
 from devhost.errors import InstanceExists, InvalidInstanceId, UnknownFunction
 from devhost.history import Event, OrchestrationStatus, utcnow
 from devhost.instance import Instance, Task
@@ -42,6 +43,7 @@ from devhost.registry import FunctionIndex, OrchestratorFunction
 from devhost.replay import EpisodeResult, context_json, find_divergence, run_episode
 from devhost.status import RuntimeStatus, StatusView
 from devhost.store import CheckpointStore, Summary
+from devhost.worker_pool import NoWorkers, WorkerExited
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,20 @@ MAX_INSTANCE_ID = 256
 # Enough to keep a storage account busy; few enough that a client's start waits behind at most
 # this many checkpoint writes, not a whole batch.
 CHECKPOINT_WRITES = 4
+PLAYED_KINDS = frozenset(
+    {
+        HistoryEventType.EXECUTION_STARTED,
+        HistoryEventType.TASK_COMPLETED,
+        HistoryEventType.TASK_FAILED,
+        HistoryEventType.TIMER_FIRED,
+        HistoryEventType.EVENT_RAISED,
+        HistoryEventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+        HistoryEventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+        HistoryEventType.EXECUTION_TERMINATED,
+    }
+)
+# How long an episode whose worker died waits before it runs again (a new worker is starting).
+REPLAY_RETRY_SECONDS = 0.5
 
 
 class TerminateOutcome(Enum):
@@ -61,23 +77,15 @@ class TerminateOutcome(Enum):
 class PurgeOutcome(Enum):
     PURGED = "purged"
     NOT_FOUND = "not_found"
-    NOT_TERMINAL = "not_terminal"
-
-
-def _replay(
-    function: OrchestratorFunction, instance_id: str, history: list[Event], input_raw: str | None
-) -> EpisodeResult:
-    return run_episode(function, context_json(instance_id, history, input_raw))
 
 
 def _encode(document: dict[str, Any]) -> bytes:
     return json.dumps(document).encode()
 
 
-def _exists(instance_id: str) -> InstanceExists:
-    return InstanceExists(
-        f"An Orchestration instance with the instance ID '{instance_id}' already exists."
-    )
+def _exists(status: RuntimeStatus) -> InstanceExists:
+    """DurableTask.AzureStorage's OrchestrationAlreadyExistsException message."""
+    return InstanceExists(f"An Orchestration instance with the status {status.value} already exists.")
 
 
 def validate_instance_id(instance_id: str) -> None:
@@ -97,13 +105,21 @@ class Engine:
         self,
         index: FunctionIndex,
         store: CheckpointStore,
-        run_activity: RunActivity,
-        replay_pool: Executor,
+        invoke: Invoke,
+        *,
+        max_activities: int,
+        max_orchestrators: int,
+        client_json: str,
+        encode_pool: Executor,
     ) -> None:
         self._index = index
         self._store = store
-        self._replays = replay_pool
-        self._dispatcher = Dispatcher(index.activities, run_activity, self._deliver)
+        self._invoke = invoke
+        self._encoder = encode_pool
+        self._replays = asyncio.Semaphore(max_orchestrators)
+        self._dispatcher = Dispatcher(
+            index.activities, invoke, self._deliver, max_activities, client_json
+        )
         self._instances: dict[str, Instance] = {}
         self._drains: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -126,7 +142,7 @@ class Engine:
             validate_instance_id(instance_id)
             known = self._instances.get(instance_id)
             if known is not None and not known.is_terminal:
-                raise _exists(instance_id)
+                raise _exists(known.status)
         instance_id = instance_id or uuid.uuid4().hex
         now = utcnow()
         instance = Instance(
@@ -160,7 +176,7 @@ class Engine:
             return
         document = await self._store.load(instance.instance_id)
         if document is not None and not RuntimeStatus(document["runtimeStatus"]).is_terminal:
-            raise _exists(instance.instance_id)
+            raise _exists(RuntimeStatus(document["runtimeStatus"]))
         await self._store.save(data, summary, status_changed=True)
 
     async def status(self, instance_id: str, with_history: bool) -> StatusView | None:
@@ -200,18 +216,15 @@ class Engine:
         return TerminateOutcome.ACCEPTED
 
     async def purge(self, instance_id: str) -> PurgeOutcome:
+        """Delete an instance whatever its status, as the Azure Storage provider does (see
+        `devhost.management`): a running one stops here, and its late outcomes are dropped."""
         instance = self._instances.get(instance_id)
         if instance is not None:
             async with instance.lock:
-                if not instance.is_terminal:
-                    return PurgeOutcome.NOT_TERMINAL
-                self._instances.pop(instance_id, None)
-        else:
-            document = await self._store.load(instance_id)
-            if document is None:
-                return PurgeOutcome.NOT_FOUND
-            if not RuntimeStatus(document["runtimeStatus"]).is_terminal:
-                return PurgeOutcome.NOT_TERMINAL
+                if self._instances.get(instance_id) is instance:
+                    del self._instances[instance_id]
+                instance.inbox.clear()
+                self._dispatcher.disarm(instance)
         found = await self._store.delete(instance_id)
         log.info("instance %s: purged", instance_id)
         return PurgeOutcome.PURGED if found or instance is not None else PurgeOutcome.NOT_FOUND
@@ -235,6 +248,7 @@ class Engine:
         self._closing = True
         for instance in self._instances.values():
             self._dispatcher.disarm(instance)
+        await self._dispatcher.close()
         if self._drains:
             await asyncio.wait(set(self._drains), timeout=10)
 
@@ -268,7 +282,7 @@ class Engine:
         return instance
 
     def _kick(self, instance: Instance) -> None:
-        if instance.draining or self._closing:
+        if instance.draining or instance.paused or self._closing:
             return
         instance.draining = True
         drain = asyncio.get_running_loop().create_task(self._drain(instance))
@@ -278,7 +292,12 @@ class Engine:
     async def _drain(self, instance: Instance) -> None:
         try:
             async with instance.lock:
-                while instance.inbox and not instance.is_terminal and not self._closing:
+                while (
+                    instance.inbox
+                    and not instance.is_terminal
+                    and not instance.paused
+                    and not self._closing
+                ):
                     await self._episode(instance)
                 if instance.is_terminal:
                     instance.inbox.clear()
@@ -307,15 +326,12 @@ class Engine:
                 "orchestrator function.",
             )
         else:
+            try:
+                result = await self._replay(function, instance, new_events)
+            except (WorkerExited, NoWorkers) as exc:
+                self._replay_later(instance, batch, exc)
+                return
             retries = sequencing.retry_tasks(instance, batch, now)
-            result = await asyncio.get_running_loop().run_in_executor(
-                self._replays,
-                _replay,
-                function,
-                instance.instance_id,
-                instance.history + new_events,
-                instance.input_raw,
-            )
             instance.history.extend(new_events)
             instance.status = RuntimeStatus.RUNNING
             scheduled = self._apply(instance, result, retries, now)
@@ -328,6 +344,31 @@ class Engine:
         await self._checkpoint(instance, status_changed=instance.status != before)
         for task in scheduled:
             self._dispatcher.dispatch(instance, task)
+
+    async def _replay(
+        self, function: OrchestratorFunction, instance: Instance, new_events: list[Event]
+    ) -> EpisodeResult:
+        payload = context_json(
+            instance.instance_id,
+            instance.history + new_events,
+            instance.input_raw,
+            replaying=bool(instance.history),
+        )
+        async with self._replays:
+            return await run_episode(self._invoke, function, payload)
+
+    def _replay_later(self, instance: Instance, batch: list[Event], exc: Exception) -> None:
+        """The replay's worker died: the episode's events go back, and it runs again soon."""
+        log.warning("instance %s: replay lost (%s); it runs again", instance.instance_id, exc)
+        instance.inbox[:0] = batch
+        instance.paused = True
+        loop = asyncio.get_running_loop()
+        loop.call_later(REPLAY_RETRY_SECONDS, self._kick_if_known, instance)
+
+    def _kick_if_known(self, instance: Instance) -> None:
+        instance.paused = False
+        if self._instances.get(instance.instance_id) is instance and not instance.is_terminal:
+            self._kick(instance)
 
     def _apply(
         self, instance: Instance, result: EpisodeResult, retries: list[Task], now: datetime
@@ -371,8 +412,12 @@ class Engine:
 
     @staticmethod
     def _mark_played(instance: Instance, start: int) -> None:
+        """DTFx marks an event played once it has processed it, and Azure Storage keeps that:
+        the incoming events of past episodes. OrchestratorStarted and the events written from
+        actions (TaskScheduled, TimerCreated, ...) stay unplayed."""
         for event in instance.history[start:]:
-            event["IsPlayed"] = True
+            if event["EventType"] in PLAYED_KINDS:
+                event["IsPlayed"] = True
 
     async def _checkpoint(self, instance: Instance, status_changed: bool) -> bool:
         self._counts["checkpoints"] += 1
@@ -383,7 +428,7 @@ class Engine:
                 None,
             )
         document = instance.to_document(pending)
-        data = await asyncio.get_running_loop().run_in_executor(self._replays, _encode, document)
+        data = await asyncio.get_running_loop().run_in_executor(self._encoder, _encode, document)
         summary = Summary(
             instance.instance_id, instance.name, instance.status, instance.created, instance.updated
         )

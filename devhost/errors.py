@@ -25,3 +25,7 @@ class InvalidInstanceId(DevHostError):
 
 class InstanceExists(DevHostError):
     """A start request reused the id of an instance that has not finished yet."""
+
+
+class AppRefused(DevHostError):
+    """The Python runtime would not initialise, index or load the app (its message follows)."""

@@ -1,12 +1,12 @@
-"""`DevHost`: one function app served on 127.0.0.1, in-process, started and stopped from code.
+"""`DevHost`: one function app served on 127.0.0.1, started and stopped from code.
 
-    with DevHost(app, root=path, port=0) as host:
-        requests.post(f"{host.base_url}/api/...")
+    with DevHost("function_app:app", root=path, port=0) as host:
+        requests.post(f"{host.base_url}/api/...", headers={"x-functions-key": host.function_key})
 
-The host owns an event loop on a background thread (HTTP server, engine, timers, storage), a
-thread pool for activities (`maxConcurrentActivityFunctions`), one for orchestrator replays and
-one for synchronous HTTP functions. With `activity_processes=N` (and `app_ref`, so workers can
-import the app) activities run in N worker processes instead; see `activity_processes`.
+The host process owns an event loop on a background thread: the HTTP server, the Durable
+engine, timers, keys and checkpoints. The app itself runs in `worker_processes` language-worker
+processes (Microsoft's Python runtime, see `devhost.worker_pool`): every function, HTTP,
+orchestrator, activity and timer, is indexed, loaded and invoked there, never in this process.
 """
 
 from __future__ import annotations
@@ -18,22 +18,22 @@ import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from devhost import client_binding, heap
-from devhost.activity_processes import ActivityProcesses, RunActivity, run_on_threads
+from devhost.app_script import AppScript, resolve_app
 from devhost.config import HostConfig, apply_settings, forget_settings, load_config
 from devhost.engine import Engine
 from devhost.errors import ConfigError, DevHostError
 from devhost.http_server import RPC_PATH, WEBHOOK_PATH, HttpServer
-from devhost.keys import load_or_create_system_key
+from devhost.keys import DEFAULT_FUNCTION_KEY, HostKeys, load_or_create_keys
 from devhost.management import ManagementApi, ManagementUrls
-from devhost.registry import FunctionIndex, HttpFunction, index_app
-from devhost.replay import memoize_sdk_timestamps
+from devhost.registry import FunctionIndex, HttpFunction, index_metadata
 from devhost.routes import RouteTable
 from devhost.store import CheckpointStore
+from devhost.timers import TimerScheduler
+from devhost.worker_pool import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -42,51 +42,71 @@ STORAGE_SETTING = "AzureWebJobsStorage"
 # put a fault-injecting proxy in front of the app's storage only, or the app use identity-based
 # storage while the host keeps a connection string. Unset: AzureWebJobsStorage, as before.
 HOST_STORAGE_SETTING = "DEVHOST_STORAGE"
-HTTP_THREADS = 16
+WORKER_COUNT_SETTING = "FUNCTIONS_WORKER_PROCESS_COUNT"
+ENCODE_THREADS = 2
+
+
+def host_connection() -> str:
+    """The storage the host keeps checkpoints, keys and timer status in."""
+    connection = os.environ.get(HOST_STORAGE_SETTING) or os.environ.get(STORAGE_SETTING)
+    if not connection:
+        raise ConfigError(
+            f"{STORAGE_SETTING} is not set (local.settings.json Values or the environment); "
+            "use UseDevelopmentStorage=true with Azurite"
+        )
+    return connection
+
+
+def worker_count(requested: int | None) -> int:
+    """The flag when given, else FUNCTIONS_WORKER_PROCESS_COUNT, else 1 (as the host)."""
+    if requested is None:
+        setting = os.environ.get(WORKER_COUNT_SETTING, "1")
+        try:
+            requested = int(setting)
+        except ValueError:
+            raise ConfigError(f"{WORKER_COUNT_SETTING} must be a number, not {setting!r}") from None
+    if requested < 1:
+        raise ConfigError("the app needs at least one language worker process")
+    return requested
 
 
 class DevHost:
-    """A local Functions host for one `df.DFApp`.
+    """A local Functions host for one app (`module:attribute`, resolved under `root`).
 
-    app: the DFApp (indexed once per app object).
     root: the app folder with host.json and local.settings.json (default: current directory).
     port: TCP port on `host`; 0 picks a free one (see `port` / `base_url` after `start`).
     hub_name: overrides host.json's `extensions.durableTask.hubName`.
-    activity_processes: 0 runs activities on host threads; N > 0 in N worker processes, which
-        import the app from `app_ref` (`module:attribute`, relative to `root`).
+    worker_processes: language-worker processes (default: FUNCTIONS_WORKER_PROCESS_COUNT or 1).
     """
 
     def __init__(
         self,
-        app: Any,
+        app: str,
         *,
         root: Path | str | None = None,
         port: int = 7071,
         host: str = "127.0.0.1",
         hub_name: str | None = None,
-        activity_processes: int = 0,
-        app_ref: str | None = None,
+        worker_processes: int | None = None,
     ) -> None:
-        if activity_processes < 0:
-            raise ConfigError("activity_processes must be 0 (host threads) or more")
-        if activity_processes and not app_ref:
-            raise ConfigError("activity worker processes need app_ref (module:attribute)")
-        self.app = app
-        self.activity_processes = activity_processes
-        self.app_ref = app_ref
+        if not isinstance(app, str):
+            raise ConfigError("the app is given as 'module:attribute'; the host never imports it")
         self.config: HostConfig = load_config(root or Path.cwd(), hub_name)
+        self.script: AppScript = resolve_app(app, self.config.root)
+        self.requested_workers = worker_processes
         self.host = host
         self.port = port
-        self.system_key = ""
-        self._index: FunctionIndex | None = None
+        self.keys: HostKeys | None = None
+        self.index: FunctionIndex | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._applied: list[str] = []
         self._store: CheckpointStore | None = None
         self._engine: Engine | None = None
         self._runner: web.AppRunner | None = None
-        self._pools: list[ThreadPoolExecutor] = []
-        self._workers: ActivityProcesses | None = None
+        self._pool: WorkerPool | None = None
+        self._timers: TimerScheduler | None = None
+        self._encoder: ThreadPoolExecutor | None = None
 
     @property
     def hub_name(self) -> str:
@@ -106,112 +126,110 @@ class DevHost:
     def rpc_base(self) -> str:
         return f"{self.base_url}{RPC_PATH}/"
 
+    @property
+    def system_key(self) -> str:
+        return self.keys.system_key if self.keys is not None else ""
+
+    @property
+    def function_key(self) -> str:
+        """The default function key (what FUNCTION-level routes accept, with the master key)."""
+        return self.keys.function_keys[DEFAULT_FUNCTION_KEY] if self.keys is not None else ""
+
+    @property
+    def master_key(self) -> str:
+        return self.keys.master if self.keys is not None else ""
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """The language worker processes' ids."""
+        return self._pool.pids if self._pool is not None else []
+
     def stats(self) -> dict[str, int]:
         """Engine counters: episodes, checkpoints, activities_started, late_completions_dropped."""
         return dict(self._engine.stats) if self._engine is not None else {}
 
-    def start(self, timeout: float = 60.0) -> DevHost:
+    def start(self, timeout: float = 180.0) -> DevHost:
         if self._thread is not None:
             raise DevHostError("this host is already started")
         self._applied = apply_settings(self.config.values)
-        connection = os.environ.get(HOST_STORAGE_SETTING) or os.environ.get(STORAGE_SETTING)
-        if not connection:
-            forget_settings(self._applied)
-            raise ConfigError(
-                f"{STORAGE_SETTING} is not set (local.settings.json Values or the environment); "
-                "use UseDevelopmentStorage=true with Azurite"
-            )
-        self._index = index_app(self.app)
-        memoize_sdk_timestamps()
         try:
-            self._start_workers()
+            connection = host_connection()
+            workers = worker_count(self.requested_workers)
         except BaseException:
             forget_settings(self._applied)
             raise
-        heap.freeze_startup()
         loop = asyncio.new_event_loop()
         self._loop = loop
         self._thread = threading.Thread(target=loop.run_forever, name="devhost-loop", daemon=True)
         self._thread.start()
         try:
-            asyncio.run_coroutine_threadsafe(self._astart(connection), loop).result(timeout)
+            asyncio.run_coroutine_threadsafe(self._astart(connection, workers), loop).result(
+                timeout
+            )
         except BaseException:
             self.stop()
             raise
+        heap.freeze_startup()
         log.info("devhost for hub %s listening on %s", self.hub_name, self.base_url)
         return self
 
-    def _start_workers(self) -> None:
-        if not self.activity_processes:
-            return
-        assert self.app_ref is not None
-        self._workers = ActivityProcesses(
-            self.app_ref,
-            self.config.root,
-            self.activity_processes,
-            self.config.max_concurrent_activities,
-            logging.getLogger().getEffectiveLevel(),
-        ).start()
-
-    @property
-    def worker_pids(self) -> list[int]:
-        """The activity worker processes' ids (none when activities run on host threads)."""
-        return self._workers.pids if self._workers is not None else []
-
-    async def _astart(self, connection: str) -> None:
-        assert self._index is not None and self._loop is not None
+    async def _astart(self, connection: str, workers: int) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self.port))
             self.port = int(sock.getsockname()[1])
-            await self._serve(sock, connection)
+            await self._serve(sock, connection, workers)
         except BaseException:
             sock.close()
             raise
 
-    async def _serve(self, sock: socket.socket, connection: str) -> None:
-        assert self._index is not None and self._loop is not None
+    async def _serve(self, sock: socket.socket, connection: str, workers: int) -> None:
+        level = logging.getLogger().getEffectiveLevel()
+        self._pool = WorkerPool(self.script, self.config.root, workers, level)
         self._store = CheckpointStore(connection, self.hub_name)
-        await self._store.open()
-        self.system_key = await load_or_create_system_key(self._store.blob_service, self.hub_name)
-        replays = ThreadPoolExecutor(
-            self.config.max_concurrent_orchestrators, thread_name_prefix="devhost-replay"
+        await asyncio.gather(self._pool.start(), self._store.open())
+        self.index = index_metadata(self._pool.metadata)
+        self.keys = await load_or_create_keys(self._store.blob_service, self.hub_name)
+        urls = ManagementUrls(self.webhook_base, self.hub_name, self.keys.system_key)
+        binding = client_binding.binding_json(urls, self.rpc_base)
+        self._encoder = ThreadPoolExecutor(ENCODE_THREADS, thread_name_prefix="devhost-encode")
+        self._engine = Engine(
+            self.index,
+            self._store,
+            self._pool.invoke,
+            max_activities=self.config.max_concurrent_activities,
+            max_orchestrators=self.config.max_concurrent_orchestrators,
+            client_json=binding,
+            encode_pool=self._encoder,
         )
-        http = ThreadPoolExecutor(HTTP_THREADS, thread_name_prefix="devhost-http")
-        self._pools = [replays, http]
-        self._engine = Engine(self._index, self._store, self._activity_runner(), replays)
-        urls = ManagementUrls(self.webhook_base, self.hub_name, self.system_key)
         management = ManagementApi(self._engine, urls)
         routes: RouteTable[HttpFunction] = RouteTable(
-            self.config.route_prefix, ((f.route, f.methods, f) for f in self._index.http)
+            self.config.route_prefix, ((f.route, f.methods, f) for f in self.index.http)
         )
         server = HttpServer(
             routes=routes,
             management=management,
-            system_key=self.system_key,
-            client_binding=client_binding.binding_json(urls, self.rpc_base),
-            http_pool=http,
+            keys=self.keys,
+            client_binding=binding,
+            invoke=self._pool.invoke,
         )
-        client_binding.register(self.rpc_base, management.handle, self._loop)
         await self._engine.recover()
         self._runner = web.AppRunner(server.application(), access_log=None)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
-
-    def _activity_runner(self) -> RunActivity:
-        if self._workers is not None:
-            return self._workers.submit
-        activities = ThreadPoolExecutor(
-            self.config.max_concurrent_activities, thread_name_prefix="devhost-activity"
+        self._timers = TimerScheduler(
+            self.index.timers,
+            self._pool.invoke,
+            self._store.blob_service,
+            self.hub_name,
+            binding,
         )
-        self._pools.append(activities)
-        return run_on_threads(activities)
+        await self._timers.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
-            self._stop_workers()
             return
         if loop.is_running():
             try:
@@ -222,27 +240,26 @@ class DevHost:
         thread.join(timeout)
         if not loop.is_running():
             loop.close()
-        for pool in self._pools:
-            pool.shutdown(wait=False, cancel_futures=True)
-        self._pools = []
-        self._stop_workers()
+        if self._encoder is not None:
+            self._encoder.shutdown(wait=False, cancel_futures=True)
+            self._encoder = None
         forget_settings(self._applied)
         self._applied = []
         self._loop = self._thread = None
 
-    def _stop_workers(self) -> None:
-        if self._workers is not None:
-            self._workers.shutdown()
-            self._workers = None
-
     async def _astop(self) -> None:
-        client_binding.unregister(self.rpc_base)
+        if self._timers is not None:
+            await self._timers.stop()
+            self._timers = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         if self._engine is not None:
             await self._engine.close()
             self._engine = None
+        if self._pool is not None:
+            await self._pool.stop()
+            self._pool = None
         if self._store is not None:
             await self._store.close()
             self._store = None

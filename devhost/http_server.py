@@ -3,23 +3,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
-import json
 import logging
-from collections.abc import Mapping
-from concurrent.futures import Executor
-from functools import partial
-from typing import Any
 
-import azure.functions as func
 from aiohttp import web
 
+from devhost.dispatch import Invoke
+from devhost.http_invocation import http_request, http_response
+from devhost.keys import HostKeys
 from devhost.management import ApiRequest, ManagementApi
-from devhost.registry import CONTEXT_PARAMETER, HttpFunction
+from devhost.registry import HttpFunction
 from devhost.routes import RouteTable
-from devhost.worker import InvocationContext
+from devhost.worker_pool import NoWorkers, WorkerExited
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +23,8 @@ WEBHOOK_PATH = "/runtime/webhooks/durabletask"
 RPC_PATH = "/durabletask"
 MAX_BODY = 100 * 1024 * 1024
 JSON_TYPE = "application/json; charset=utf-8"
+KEY_HEADER = "x-functions-key"
+KEY_QUERY = "code"
 
 
 def _under(path: str, base: str) -> str | None:
@@ -36,20 +34,15 @@ def _under(path: str, base: str) -> str | None:
     return None
 
 
-def to_aiohttp(result: Any) -> web.Response:
-    """What the worker makes of an HTTP function's return value."""
-    if result is None:
-        return web.Response(status=204)
-    if isinstance(result, func.HttpResponse):
-        headers = {k: v for k, v in result.headers.items() if k.lower() != "content-length"}
-        if not any(k.lower() == "content-type" for k in headers):
-            headers["Content-Type"] = f"{result.mimetype}; charset={result.charset}"
-        return web.Response(status=result.status_code, body=result.get_body(), headers=headers)
-    if isinstance(result, bytes | bytearray):
-        return web.Response(body=bytes(result), content_type="application/octet-stream")
-    if isinstance(result, str):
-        return web.Response(text=result)
-    return web.Response(body=json.dumps(result).encode(), headers={"Content-Type": JSON_TYPE})
+def _given_key(request: web.Request) -> str:
+    return request.headers.get(KEY_HEADER) or request.query.get(KEY_QUERY) or ""
+
+
+def _matches(given: str, keys: list[str]) -> bool:
+    found = False
+    for key in keys:  # compare with every key, so the time says nothing about which matched
+        found |= hmac.compare_digest(given.encode(), key.encode())
+    return bool(given) and found
 
 
 class HttpServer:
@@ -58,15 +51,15 @@ class HttpServer:
         *,
         routes: RouteTable[HttpFunction],
         management: ManagementApi,
-        system_key: str,
+        keys: HostKeys,
         client_binding: str,
-        http_pool: Executor,
+        invoke: Invoke,
     ) -> None:
         self._routes = routes
         self._management = management
-        self._system_key = system_key
+        self._keys = keys
         self._binding = client_binding
-        self._pool = http_pool
+        self._invoke = invoke
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
@@ -77,7 +70,7 @@ class HttpServer:
         path = request.path
         webhook = _under(path, WEBHOOK_PATH)
         if webhook is not None:
-            if not self._authorised(request):
+            if not _matches(_given_key(request), self._keys.extension_keys):
                 return web.Response(status=401)
             return await self._api(request, webhook)
         rpc = _under(path, RPC_PATH)
@@ -85,9 +78,16 @@ class HttpServer:
             return await self._api(request, rpc)
         return await self._app_route(request)
 
-    def _authorised(self, request: web.Request) -> bool:
-        given = request.query.get("code") or request.headers.get("x-functions-key") or ""
-        return hmac.compare_digest(given.encode(), self._system_key.encode())
+    def _authorised(self, function: HttpFunction, request: web.Request) -> bool:
+        """AuthLevel as the host applies it: anonymous needs no key; function takes a function
+        key or the master key; admin only the master key."""
+        level = function.auth_level
+        if level == "ANONYMOUS":
+            return True
+        allowed = [self._keys.master]
+        if level != "ADMIN":
+            allowed += list(self._keys.function_keys.values())
+        return _matches(_given_key(request), allowed)
 
     async def _api(self, request: web.Request, relative: str) -> web.Response:
         api_request = ApiRequest(
@@ -108,30 +108,16 @@ class HttpServer:
         if resolved is None:
             return web.Response(status=404)
         function, route_params = resolved
-        http_request = func.HttpRequest(
-            method=request.method,
-            url=str(request.url),
-            headers=dict(request.headers),
-            params=_first_values(request.query),
-            route_params=route_params,
-            body=await request.read(),
-        )
-        kwargs: dict[str, Any] = {function.request_arg: http_request}
-        if function.client_arg:
-            kwargs[function.client_arg] = self._binding
-        if function.wants_context:
-            kwargs[CONTEXT_PARAMETER] = InvocationContext(function.name)
-        kwargs.update({name: None for name in function.unsupported_args})
+        if not self._authorised(function, request):
+            return web.Response(status=401)
+        body = await request.read()
+        invocation = http_request(function, request, body, route_params, self._binding)
         try:
-            if function.is_async:
-                result = await function.call(**kwargs)
-            else:
-                loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self._pool, partial(function.call, **kwargs))
-        except Exception:
-            log.exception("HTTP function %s raised", function.name)
+            response = await self._invoke(invocation)
+        except (WorkerExited, NoWorkers) as exc:
+            log.error("HTTP function %s: %s", function.name, exc)
             return web.Response(status=500)
-        return to_aiohttp(result)
+        return http_response(function, response)
 
 
 def _loopback(address: str | None) -> bool:
@@ -140,10 +126,3 @@ def _loopback(address: str | None) -> bool:
         return address is not None and ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
-
-
-def _first_values(query: Mapping[str, str]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for key, value in query.items():
-        values.setdefault(key, value)
-    return values

@@ -64,6 +64,7 @@ class Instance:
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     draining: bool = False
+    paused: bool = False  # a replay was lost with its worker; it runs again shortly
 
     @property
     def is_terminal(self) -> bool:

@@ -1,8 +1,10 @@
-"""The Durable extension's system key, created once and kept in blob storage.
+"""The host's keys: the master key, the default function key and the Durable extension's
+system key, each created once and kept in blob storage.
 
 Like the Functions host, the secrets live in container `azure-webjobs-secrets`, blob
-`{host id}/host.json`, with the extension's key under `systemKeys` as `durabletask_extension`.
-The host id is derived from the task hub, so a restarted host finds the same key.
+`{host id}/host.json`: `masterKey`, `functionKeys` (host-level, `default`) and `systemKeys`
+(`durabletask_extension`). The host id is derived from the task hub, so a restarted host finds
+the same keys.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import logging
 import re
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from azure.core import MatchConditions
@@ -29,7 +32,32 @@ log = logging.getLogger(__name__)
 
 SECRETS_CONTAINER = "azure-webjobs-secrets"
 SYSTEM_KEY_NAME = "durabletask_extension"
+DEFAULT_FUNCTION_KEY = "default"
 _ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class HostKeys:
+    master: str
+    function_keys: dict[str, str]
+    system_keys: dict[str, str]
+
+    @property
+    def system_key(self) -> str:
+        return self.system_keys[SYSTEM_KEY_NAME]
+
+    @property
+    def extension_keys(self) -> list[str]:
+        """What the extension's webhook routes accept: its system key or the master key."""
+        return [self.system_key, self.master]
+
+    def listing(self) -> dict[str, Any]:
+        """As `az functionapp keys list` prints them."""
+        return {
+            "functionKeys": dict(self.function_keys),
+            "masterKey": self.master,
+            "systemKeys": dict(self.system_keys),
+        }
 
 
 def host_id(hub: str) -> str:
@@ -41,11 +69,32 @@ def _new_key() -> str:
     return secrets.token_urlsafe(40)
 
 
-def _system_key(secrets_doc: dict[str, Any]) -> str | None:
-    for entry in secrets_doc.get("systemKeys") or []:
-        if entry.get("name") == SYSTEM_KEY_NAME and entry.get("value"):
-            return str(entry["value"])
-    return None
+def _named(entries: Any) -> dict[str, str]:
+    return {
+        str(e["name"]): str(e["value"])
+        for e in entries or []
+        if isinstance(e, dict) and e.get("name") and e.get("value")
+    }
+
+
+def _read_keys(document: dict[str, Any]) -> HostKeys | None:
+    """The keys in a secrets document, or None while one of ours is missing."""
+    master = (document.get("masterKey") or {}).get("value")
+    functions = _named(document.get("functionKeys"))
+    systems = _named(document.get("systemKeys"))
+    if not master or DEFAULT_FUNCTION_KEY not in functions or SYSTEM_KEY_NAME not in systems:
+        return None
+    return HostKeys(str(master), functions, systems)
+
+
+def _complete(document: dict[str, Any]) -> None:
+    """Add whichever of the master, default and system keys the document lacks."""
+    if not (document.get("masterKey") or {}).get("value"):
+        document["masterKey"] = {"name": "master", "value": _new_key(), "encrypted": False}
+    for section, name in (("functionKeys", DEFAULT_FUNCTION_KEY), ("systemKeys", SYSTEM_KEY_NAME)):
+        entries = document.setdefault(section, [])
+        if name not in _named(entries):
+            entries.append({"name": name, "value": _new_key(), "encrypted": False})
 
 
 def _new_document(identity: str) -> dict[str, Any]:
@@ -60,8 +109,8 @@ def _new_document(identity: str) -> dict[str, Any]:
     }
 
 
-async def load_or_create_system_key(blobs: BlobServiceClient, hub: str) -> str:
-    """The task hub's system key: read it, or add it exactly once (etag-guarded)."""
+async def load_or_create_keys(blobs: BlobServiceClient, hub: str) -> HostKeys:
+    """The task hub's keys: read them, or add the missing ones exactly once (etag-guarded)."""
     identity = host_id(hub)
     blob = blobs.get_blob_client(SECRETS_CONTAINER, f"{identity}/host.json")
     settings = ContentSettings(content_type="application/json")
@@ -77,13 +126,10 @@ async def load_or_create_system_key(blobs: BlobServiceClient, hub: str) -> str:
                 document = json.loads(await stream.readall())
             except ResourceNotFoundError:
                 etag, document = None, _new_document(identity)
-            key = _system_key(document)
-            if key:
-                return key
-            key = _new_key()
-            document.setdefault("systemKeys", []).append(
-                {"name": SYSTEM_KEY_NAME, "value": key, "encrypted": False}
-            )
+            keys = _read_keys(document)
+            if keys is not None:
+                return keys
+            _complete(document)
             data = json.dumps(document, indent=2).encode()
             try:
                 if etag is None:
@@ -97,9 +143,11 @@ async def load_or_create_system_key(blobs: BlobServiceClient, hub: str) -> str:
                         match_condition=MatchConditions.IfNotModified,
                     )
             except (ResourceExistsError, ResourceModifiedError):
-                continue  # another host wrote first: read its key
-            log.info("created the durabletask_extension system key for host id %s", identity)
-            return key
+                continue  # another host wrote first: read its keys
+            log.info("created the host keys for host id %s", identity)
+            keys = _read_keys(document)
+            assert keys is not None
+            return keys
     except AzureError as exc:
-        raise StorageError(f"cannot read or create the system key: {exc}") from exc
-    raise StorageError("the system key blob kept changing; giving up")
+        raise StorageError(f"cannot read or create the host keys: {exc}") from exc
+    raise StorageError("the host keys blob kept changing; giving up")

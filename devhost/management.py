@@ -2,12 +2,16 @@
 
 Paths are relative to the webhook base (`/runtime/webhooks/durabletask/`) or to the local RPC
 base (`/durabletask/`); both bases serve the same handlers, as in the extension.
-- POST   orchestrators/{functionName}/{instanceId?}  start: 202 + check-status payload, 409 if
-         the id is running, 500 if the first checkpoint could not be written
+- POST   orchestrators/{functionName}/{instanceId?}  start: 202 + check-status payload; 500 with
+         OrchestrationAlreadyExistsException's body if the id is running (the extension catches
+         only JSON errors there: HttpApiHandler.cs L446-449, 2.13.7 and v3.x), 500 if the first
+         checkpoint could not be written
 - GET    instances/{id}   status: 202 + Location while Pending/Running, 200 once finished
          (500 for Failed with returnInternalServerErrorOnFailure=true), 404 with no body
 - POST   instances/{id}/terminate?reason=   202, 404 unknown, 410 already finished
-- DELETE instances/{id}   purge: 200 {"instancesDeleted": 1}, 404 unknown, 412 still running
+- DELETE instances/{id}   purge: 200 {"instancesDeleted": 1} whatever the status, 404 unknown
+         (HttpApiHandler.HandleDeleteHistoryByIdRequestAsync, L554-567, checks no status, and
+         the Azure Storage provider's single-instance purge deletes a running one too)
 Other operations of the extension (raise event, rewind, restart, suspend, resume, queries)
 answer 501.
 """
@@ -132,7 +136,14 @@ class ManagementApi:
         except (UnknownFunction, InvalidInstanceId) as exc:
             return _error(400, "One or more of the arguments submitted is incorrect", str(exc))
         except InstanceExists as exc:
-            return _error(409, str(exc))
+            return ApiResponse(
+                500,
+                {
+                    "Message": "Something went wrong while processing your request",
+                    "ExceptionMessage": str(exc),
+                    "ExceptionType": "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException",
+                },
+            )
         except StorageError as exc:
             log.error("start of %s failed: %s", name, exc)
             return _error(500, "The orchestration could not be started: its checkpoint failed")
@@ -180,10 +191,4 @@ class ManagementApi:
         outcome = await self._engine.purge(instance_id)
         if outcome == PurgeOutcome.PURGED:
             return ApiResponse(200, {"instancesDeleted": 1})
-        if outcome == PurgeOutcome.NOT_TERMINAL:
-            return ApiResponse(
-                412,
-                f"Only orchestrations in a terminal state can be purged, but the orchestration "
-                f"with instance ID {instance_id} is still running",
-            )
         return ApiResponse(404)

@@ -1,57 +1,63 @@
-"""The app's functions, indexed once per app object from `app.get_functions()`."""
+"""The app's functions as the host knows them: from the runtime's function-metadata response.
+
+The Functions host never imports the app: it asks the worker for the functions' metadata (name,
+id, raw bindings as JSON) and routes triggers from that. devhost does the same, so what it serves
+is exactly what the runtime indexed. A function with a binding devhost cannot supply stops the
+start with a message naming it (the host would pass nothing and the call would fail later).
+"""
 
 from __future__ import annotations
 
-import importlib
-import inspect
+import json
 import logging
-import sys
-import threading
-import weakref
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-from azure.functions.decorators.core import BindingDirection
 
 from devhost.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-CONTEXT_PARAMETER = "context"
+CLIENT_BINDING = "durableClient"
+HTTP_OUTPUT = "http"
+DEFAULT_AUTH_LEVEL = "FUNCTION"
 
 
 @dataclass(frozen=True)
 class HttpFunction:
-    """An HTTP-triggered function: where it listens and how to call it."""
-
     name: str
+    function_id: str
     route: str
     methods: frozenset[str] | None
-    auth_level: str
+    auth_level: str  # ANONYMOUS | FUNCTION | ADMIN
     request_arg: str
-    client_arg: str | None
-    call: Callable[..., Any]
-    is_async: bool
-    wants_context: bool
-    unsupported_args: tuple[str, ...] = ()
+    client_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ActivityFunction:
     name: str
+    function_id: str
     input_arg: str
-    call: Callable[..., Any]
-    is_async: bool
-    wants_context: bool
+    client_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class OrchestratorFunction:
     name: str
+    function_id: str
     context_arg: str
-    call: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class TimerFunction:
+    name: str
+    function_id: str
+    timer_arg: str
+    schedule: str  # as written: NCRONTAB, or %SETTING%
+    run_on_startup: bool
+    use_monitor: bool
+    client_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,132 +67,99 @@ class FunctionIndex:
     orchestrators: dict[str, OrchestratorFunction] = field(default_factory=dict)
     activities: dict[str, ActivityFunction] = field(default_factory=dict)
     http: tuple[HttpFunction, ...] = ()
+    timers: tuple[TimerFunction, ...] = ()
 
 
-_cache: weakref.WeakKeyDictionary[Any, FunctionIndex] = weakref.WeakKeyDictionary()
-_cache_lock = threading.Lock()
-
-
-def _takes_context(call: Callable[..., Any], bound: set[str]) -> bool:
-    try:
-        parameters = inspect.signature(call).parameters
-    except (TypeError, ValueError):
-        return False
-    return CONTEXT_PARAMETER in parameters and CONTEXT_PARAMETER not in bound
-
-
-def _names(function: Any) -> list[str]:
+def _names(name: str, alias: Any) -> list[str]:
     """The function name plus the trigger's own name for it, when it gives a different one."""
-    name = function.get_function_name()
-    trigger = function.get_trigger()
-    alias = getattr(trigger, "activity", None) or getattr(trigger, "orchestration", None)
-    return [name] if not alias or alias == name else [name, alias]
+    return [name] if not alias or alias == name else [name, str(alias)]
 
 
-def _build(functions: list[Any]) -> FunctionIndex:
+def _refuse(function: str, binding: dict[str, Any]) -> ConfigError:
+    return ConfigError(
+        f"function {function}: devhost cannot supply the {binding.get('type')} binding "
+        f"'{binding.get('name')}' ({str(binding.get('direction', '')).lower()})"
+    )
+
+
+SUPPORTED_TRIGGERS = ("orchestrationTrigger", "activityTrigger", "httpTrigger", "timerTrigger")
+
+
+def _trigger(name: str, bindings: list[dict[str, Any]]) -> dict[str, Any]:
+    triggers = [b for b in bindings if str(b.get("type", "")).endswith("Trigger")]
+    if len(triggers) != 1:
+        raise ConfigError(f"function {name} has {len(triggers)} triggers; one is expected")
+    return triggers[0]
+
+
+def _clients(name: str, trigger: dict[str, Any], bindings: list[dict[str, Any]]) -> list[str]:
+    """The durable client arguments; any other binding besides the trigger is refused."""
+    clients = []
+    for binding in bindings:
+        if binding is trigger:
+            continue
+        kind, direction = binding.get("type"), str(binding.get("direction", "")).upper()
+        if kind == CLIENT_BINDING and direction == "IN":
+            clients.append(str(binding["name"]))
+        elif not (kind == HTTP_OUTPUT and trigger["type"] == "httpTrigger"):
+            raise _refuse(name, binding)
+    return clients
+
+
+def index_metadata(results: Iterable[Any]) -> FunctionIndex:
+    """Build the index from RpcFunctionMetadata messages (their `raw_bindings` JSON)."""
     index = FunctionIndex()
     http: list[HttpFunction] = []
-    for function in functions:
-        trigger = function.get_trigger()
-        call = function.get_user_function()
-        bindings = list(function.get_bindings())
-        bound = {b.name for b in bindings}
-        kind = trigger.type
+    timers: list[TimerFunction] = []
+    for metadata in results:
+        name, function_id = metadata.name, metadata.function_id
+        bindings = [json.loads(raw) for raw in metadata.raw_bindings]
+        trigger = _trigger(name, bindings)
+        kind, arg = trigger["type"], str(trigger["name"])
+        if kind not in SUPPORTED_TRIGGERS:
+            log.warning("function %s has a %s trigger, which devhost does not run", name, kind)
+            continue
+        clients = _clients(name, trigger, bindings)
         if kind == "orchestrationTrigger":
-            for name in _names(function):
-                index.orchestrators[name] = OrchestratorFunction(name, trigger.name, call)
+            if clients:
+                raise ConfigError(f"function {name}: an orchestrator takes no durable client")
+            for alias in _names(name, trigger.get("orchestration")):
+                index.orchestrators[alias] = OrchestratorFunction(alias, function_id, arg)
         elif kind == "activityTrigger":
-            for name in _names(function):
-                index.activities[name] = ActivityFunction(
-                    name=name,
-                    input_arg=trigger.name,
-                    call=call,
-                    is_async=inspect.iscoroutinefunction(call),
-                    wants_context=_takes_context(call, bound),
+            for alias in _names(name, trigger.get("activity")):
+                index.activities[alias] = ActivityFunction(
+                    alias, function_id, arg, tuple(clients)
                 )
         elif kind == "httpTrigger":
-            client = next((b.name for b in bindings if b.type == "durableClient"), None)
-            others = tuple(
-                b.name
-                for b in bindings
-                if b.name not in (trigger.name, client, "$return")
-                and b.direction == BindingDirection.IN
-            )
-            if others:
-                log.warning(
-                    "function %s: input bindings %s are not supplied by devhost (None is passed)",
-                    function.get_function_name(),
-                    ", ".join(others),
-                )
-            methods = getattr(trigger, "methods", None)
-            level = getattr(trigger, "auth_level", None)
+            methods = trigger.get("methods")
             http.append(
                 HttpFunction(
-                    name=function.get_function_name(),
-                    route=getattr(trigger, "route", None) or function.get_function_name(),
-                    methods=frozenset(str(getattr(m, "value", m)).upper() for m in methods)
-                    if methods
-                    else None,
-                    auth_level=str(getattr(level, "value", level) or "FUNCTION"),
-                    request_arg=trigger.name,
-                    client_arg=client,
-                    call=call,
-                    is_async=inspect.iscoroutinefunction(call),
-                    wants_context=_takes_context(call, bound),
-                    unsupported_args=others,
+                    name=name,
+                    function_id=function_id,
+                    route=trigger.get("route") or name,
+                    methods=frozenset(str(m).upper() for m in methods) if methods else None,
+                    auth_level=str(trigger.get("authLevel") or DEFAULT_AUTH_LEVEL).upper(),
+                    request_arg=arg,
+                    client_args=tuple(clients),
                 )
             )
         else:
-            log.warning(
-                "function %s has a %s trigger, which devhost does not run",
-                function.get_function_name(),
-                kind,
+            timers.append(
+                TimerFunction(
+                    name=name,
+                    function_id=function_id,
+                    timer_arg=arg,
+                    schedule=str(trigger.get("schedule") or ""),
+                    run_on_startup=bool(trigger.get("runOnStartup", False)),
+                    use_monitor=bool(trigger.get("useMonitor", True)),
+                    client_args=tuple(clients),
+                )
             )
-    return FunctionIndex(index.orchestrators, index.activities, tuple(http))
-
-
-def index_app(app: Any) -> FunctionIndex:
-    """Index `app` (a `df.DFApp`) once per app object.
-
-    `get_functions()` refuses a second call on the same app (it records the names it has seen
-    in `app.functions_bindings`). The host calls it once and puts that record back as it was,
-    so the app stays indexable by whoever else needs it (the worker, a snapshot tool), and the
-    host does not mind if someone indexed it first.
-    """
-    with _cache_lock:
-        cached = _cache.get(app)
-        if cached is None:
-            seen = getattr(app, "functions_bindings", None)
-            app.functions_bindings = None
-            try:
-                functions = app.get_functions()
-            except ValueError as exc:
-                raise ConfigError(f"cannot index the app: {exc}") from exc
-            finally:
-                app.functions_bindings = seen
-            cached = _build(functions)
-            _cache[app] = cached
-            log.info(
-                "indexed %d orchestrator(s), %d activit(ies), %d HTTP function(s)",
-                len(cached.orchestrators),
-                len(cached.activities),
-                len(cached.http),
-            )
-        return cached
-
-
-def load_app(reference: str, root: Path) -> Any:
-    """Import `module:attribute` with `root` first on sys.path, as the Python worker does."""
-    module_name, _, attribute = reference.partition(":")
-    if not module_name or not attribute:
-        raise ConfigError(f"--app must look like module:attribute, not {reference!r}")
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import {module_name} from {root}: {exc}") from exc
-    try:
-        return getattr(module, attribute)
-    except AttributeError as exc:
-        raise ConfigError(f"{module_name} has no attribute {attribute}") from exc
+    log.info(
+        "indexed %d orchestrator(s), %d activit(ies), %d HTTP and %d timer function(s)",
+        len(index.orchestrators),
+        len(index.activities),
+        len(http),
+        len(timers),
+    )
+    return FunctionIndex(index.orchestrators, index.activities, tuple(http), tuple(timers))

@@ -8,19 +8,25 @@ gives out sequence ids, so action #k is the k-th id-bearing task the orchestrato
 
 from __future__ import annotations
 
-import functools
-import importlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from azure.durable_functions.models.actions.ActionType import ActionType
 
 from devhost.history import Event
+from devhost.invocations import failure_message, orchestrator_request, succeeded, typed_value
 from devhost.registry import OrchestratorFunction
-from devhost.worker import run_orchestrator
 
 OUT_OF_PROC_LABEL = "\n\n$OutOfProcData$:"
+# Replay schema V2, and V3 for SDKs that know it (long timers split by the SDK); the timer
+# limits of the Azure Storage backend.
+UPPER_SCHEMA_VERSION = 1
+UPPER_SCHEMA_VERSION_NEW = 2
+MAXIMUM_SHORT_TIMER_DURATION = "6.00:00:00"
+LONG_RUNNING_TIMER_INTERVAL_DURATION = "3.00:00:00"
+HTTP_ASYNC_SLEEP_MS = 30000  # the extension's spelling of the field is kept below
 COMPOUND = (ActionType.WHEN_ALL, ActionType.WHEN_ANY)
 SUPPORTED = (ActionType.CALL_ACTIVITY, ActionType.CALL_ACTIVITY_WITH_RETRY, ActionType.CREATE_TIMER)
 KIND_NAMES = {
@@ -36,18 +42,7 @@ KIND_NAMES = {
     ActionType.SIGNAL_ENTITY: "SignalEntity",
 }
 _SHOWN = 200
-_HISTORY_EVENT_MODULE = "azure.durable_functions.models.history.HistoryEvent"
-_PARSED_TIMESTAMPS = 1 << 16
-
-
-def memoize_sdk_timestamps() -> None:
-    """Cache the SDK's timestamp parser (dateutil's `parse`, a pure function of our full ISO
-    strings). Each replay re-reads every event's timestamp, which is ~85% of a replay's time;
-    the cache returns the very same datetime objects, so replays see identical values."""
-    module: Any = importlib.import_module(_HISTORY_EVENT_MODULE)
-    parse = module.dt_parse
-    if not hasattr(parse, "cache_info"):
-        module.dt_parse = functools.lru_cache(maxsize=_PARSED_TIMESTAMPS)(parse)
+Invoke = Callable[[Any], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -106,7 +101,9 @@ class EpisodeResult:
     custom_status_json: str | None = None
 
 
-def context_json(instance_id: str, history: list[Event], input_raw: str | None) -> str:
+def context_json(
+    instance_id: str, history: list[Event], input_raw: str | None, replaying: bool
+) -> str:
     """The orchestration trigger payload; `input` is the input's JSON text, as the host sends."""
     orchestration_input = None if input_raw is None else json.loads(input_raw)
     return json.dumps(
@@ -114,9 +111,13 @@ def context_json(instance_id: str, history: list[Event], input_raw: str | None) 
             "history": history,
             "input": orchestration_input,
             "instanceId": instance_id,
-            "isReplaying": False,
+            "isReplaying": replaying,
             "parentInstanceId": None,
-            "upperSchemaVersion": 1,
+            "upperSchemaVersion": UPPER_SCHEMA_VERSION,
+            "upperSchemaVersionNew": UPPER_SCHEMA_VERSION_NEW,
+            "maximumShortTimerDuration": MAXIMUM_SHORT_TIMER_DURATION,
+            "longRunningTimerIntervalDuration": LONG_RUNNING_TIMER_INTERVAL_DURATION,
+            "defaultHttpAsyncRequestSleepTimeMillseconds": HTTP_ASYNC_SLEEP_MS,
         }
     )
 
@@ -157,17 +158,18 @@ def _result(state: dict[str, Any], error: str | None = None) -> EpisodeResult:
     )
 
 
-def run_episode(function: OrchestratorFunction, payload: str) -> EpisodeResult:
-    """Run the orchestrator over `payload` (from `context_json`) and read its answer."""
-    try:
-        state = json.loads(run_orchestrator(function, payload))
-    except Exception as exc:  # noqa: BLE001 - the SDK reports user errors by raising
-        message, label, data = str(exc).rpartition(OUT_OF_PROC_LABEL)
-        if label:
-            state = json.loads(data)
-            return _result(state, error=state.get("error") or message)
-        return EpisodeResult(actions=[], error=f"{type(exc).__name__}: {exc}")
-    return _result(state)
+async def run_episode(invoke: Invoke, function: OrchestratorFunction, payload: str) -> EpisodeResult:
+    """Invoke the orchestrator over `payload` (from `context_json`) and read its answer. The SDK
+    reports a user error by raising with `$OutOfProcData$:<state>` in the message."""
+    response = await invoke(orchestrator_request(function, payload))
+    if succeeded(response):
+        return _result(json.loads(typed_value(response.return_value) or "{}"))
+    message = failure_message(response)
+    text, label, data = message.rpartition(OUT_OF_PROC_LABEL)
+    if label:
+        state = json.loads(data)
+        return _result(state, error=state.get("error") or text)
+    return EpisodeResult(actions=[], error=message)
 
 
 def find_divergence(recorded: list[Action], replayed: list[Action]) -> str | None:

@@ -1,4 +1,10 @@
-"""Environment for running the app's own code against the session's Azurite."""
+"""Environment for running the app's own code against the session's Azurite.
+
+The host runs the app in its language-worker processes, which inherit this process's
+environment when the host starts: settings go in the environment (`app_settings`) before the
+host starts, and HTTP calls to function-level routes carry the host's function key
+(`keyed(host)`), as on Azure.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import requests
 
+from devhost.host import DevHost
 from shared.settings import reset_settings
 from shared.storage import reset_storage_clients
 
@@ -22,7 +30,12 @@ OFFLINE_SETTINGS = {
     "JOB_DEADLINE_SECONDS": "120",
     # Every host in one test run shares the `anonymous` owner; quota tests set their own limit.
     "ANALYSES_PER_HOUR": "100000",
+    # The retention timer's schedule (its NCRONTAB is an app setting): daily, as in the sample.
+    "RETENTION_CRON": "0 30 3 * * *",
 }
+# The real function app, as the host's workers load it (module:attribute).
+APP = "function_app:app"
+KEY_HEADER = "x-functions-key"
 
 
 @contextmanager
@@ -40,6 +53,18 @@ def app_settings(monkeypatch: pytest.MonkeyPatch, connection: str, **extra: str)
 
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def key_header(host: DevHost) -> dict[str, str]:
+    """The header that opens the app's function-level routes: the host's default function key."""
+    return {KEY_HEADER: host.function_key}
+
+
+def keyed(host: DevHost) -> requests.Session:
+    """A session that sends the function key with every request."""
+    session = requests.Session()
+    session.headers.update(key_header(host))
+    return session
 
 
 def app_folder(folder: Path, hub: str) -> Path:

@@ -1,4 +1,5 @@
-"""Hosts for the devhost tests: each test app runs in-process against the session's Azurite."""
+"""Hosts for the devhost tests: each test app runs in the host's language-worker processes,
+against the session's Azurite; tests steer it through a `Board` in a folder of their own."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import pytest
 
 from devhost.azurite import Azurite
 from devhost.host import DevHost
-from tests.devhost.apps.basics import function_app as basics
+from tests.control import CONTROL_SETTING, Board
 from tests.devhost.helpers import Api
 
 APPS = Path(__file__).parent / "apps"
+BASICS = "tests.devhost.apps.basics.function_app:app"
 BASICS_SETTINGS = {
     "FUNCTIONS_WORKER_RUNTIME": "python",
     # Already set in the environment, so it must not win (as with func start).
@@ -35,9 +37,14 @@ def app_root(tmp: Path, app_dir: Path, settings: dict[str, str] | None = None) -
 
 
 @contextmanager
-def running_host(app: Any, root: Path, azurite: Azurite, **options: Any) -> Iterator[DevHost]:
+def running_host(
+    app: str, root: Path, azurite: Azurite, board: Board | None = None, **options: Any
+) -> Iterator[DevHost]:
+    """`app` (module:attribute) on a host; its workers find `board` through TEST_CONTROL_DIR."""
+    board = board or Board(root / "board")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AzureWebJobsStorage", azurite.connection_string)
+        patch.setenv(CONTROL_SETTING, str(board.folder))
         with DevHost(app, root=root, port=0, **options) as host:
             yield host
 
@@ -48,12 +55,14 @@ def basics_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def basics_host(basics_root: Path, azurite: Azurite) -> Iterator[DevHost]:
-    try:
-        with running_host(basics.app, basics_root, azurite) as host:
-            yield host
-    finally:
-        basics.release_all()
+def board(basics_root: Path) -> Board:
+    return Board(basics_root / "board")
+
+
+@pytest.fixture(scope="module")
+def basics_host(basics_root: Path, azurite: Azurite, board: Board) -> Iterator[DevHost]:
+    with running_host(BASICS, basics_root, azurite, board) as host:
+        yield host
 
 
 @pytest.fixture

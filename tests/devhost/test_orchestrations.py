@@ -7,8 +7,13 @@ import time
 from datetime import datetime
 
 from devhost.host import DevHost
-from tests.devhost.apps.basics import function_app as basics
+from tests.control import Board
+from tests.devhost.apps.basics.function_app import FAN_OUT
 from tests.devhost.helpers import Api, of_type, types, wait_until
+
+
+def most_at_once(runs: list[dict[str, float]]) -> int:
+    return max(sum(1 for r in runs if r["started"] <= s["started"] < r["ended"]) for s in runs)
 
 
 def test_sequential_activities_run_one_after_another(api: Api) -> None:
@@ -32,32 +37,34 @@ def test_fan_out_runs_its_activities_at_the_same_time(api: Api) -> None:
     links = api.start("fan_out")
     status = api.wait_done(links)
 
-    # The activities meet at a threading.Barrier that only opens when all of them wait at once.
+    # The activities meet at a barrier that only opens when all of them wait at once.
     assert status["runtimeStatus"] == "Completed", status["output"]
-    assert status["output"] == list(range(basics.FAN_OUT))
+    assert status["output"] == list(range(FAN_OUT))
     done = of_type(status["historyEvents"], "TaskCompleted")
-    assert sorted(e["Result"] for e in done) == list(range(basics.FAN_OUT))
+    assert sorted(e["Result"] for e in done) == list(range(FAN_OUT))
     assert {e["FunctionName"] for e in done} == {"meet"}
     assert len({e["ScheduledTime"] for e in done}) == 1  # all scheduled by one episode
 
 
-def test_activity_concurrency_is_capped_by_host_json(api: Api) -> None:
-    basics.peak_running = 0
+def test_activity_concurrency_is_capped_by_host_json(api: Api, board: Board) -> None:
     links = api.start("fan_out_wide", 12)
     status = api.wait_done(links)
 
     assert status["output"] == list(range(12))
     assert len(of_type(status["historyEvents"], "TaskCompleted")) == 12
-    assert basics.peak_running == basics.FAN_OUT  # maxConcurrentActivityFunctions = 4
+    runs = board.records(f"busy-{links['id']}")
+    assert len(runs) == 12
+    assert most_at_once(runs) == FAN_OUT  # maxConcurrentActivityFunctions = 4
 
 
-def test_retry_succeeds_on_the_third_attempt(api: Api) -> None:
+
+def test_retry_succeeds_on_the_third_attempt(api: Api, board: Board) -> None:
     links = api.start("retrying", {"max_attempts": 5, "fail_times": 2})
     status = api.wait_done(links)
 
     assert status["runtimeStatus"] == "Completed", status["output"]
     assert status["output"] == {"attempts": 3}
-    assert basics.attempts(links["id"]) == 3
+    assert board.count(f"attempts-{links['id']}") == 3
     history = status["historyEvents"]
     assert types(history) == [
         "ExecutionStarted",
@@ -78,14 +85,14 @@ def test_retry_succeeds_on_the_third_attempt(api: Api) -> None:
     assert of_type(history, "TaskCompleted")[0]["Result"] == {"attempts": 3}
 
 
-def test_retry_exhausted_fails_the_orchestration(api: Api) -> None:
+def test_retry_exhausted_fails_the_orchestration(api: Api, board: Board) -> None:
     links = api.start("retrying", {"max_attempts": 2, "fail_times": 10})
     status = api.wait_done(links)
 
     assert status["runtimeStatus"] == "Failed"
     assert status["output"].startswith("Orchestrator function 'retrying' failed:")
     assert "E_FLAKY: attempt 2 failed" in status["output"]
-    assert basics.attempts(links["id"]) == 2
+    assert board.count(f"attempts-{links['id']}") == 2
     # As the SDK counts retries: one more timer fires after the last attempt before the error.
     assert types(status["historyEvents"]) == [
         "ExecutionStarted",
@@ -106,7 +113,7 @@ def test_a_caught_activity_failure_reaches_the_orchestrator(api: Api) -> None:
 
     assert status["runtimeStatus"] == "Completed"
     caught = status["output"]["caught"]
-    assert "Activity function 'explode' failed: ValueError: E_BAD_INPUT: the activity refused" in (
+    assert "Activity function 'explode' failed:  ValueError: E_BAD_INPUT: the activity refused" in (
         caught
     )
     assert status["output"]["then"] == "RECOVERED"
@@ -120,7 +127,13 @@ def test_a_caught_activity_failure_reaches_the_orchestrator(api: Api) -> None:
     failed = of_type(history, "TaskFailed")[0]
     assert failed["FunctionName"] == "explode"
     assert "E_BAD_INPUT" in failed["Reason"]
-    assert json.loads(failed["Details"])["ClassName"] == "ValueError"
+    # Details: the extension's wrapping exception, the worker's RpcException (with the Python
+    # traceback) inside it.
+    details = json.loads(failed["Details"])
+    assert details["Message"] == " ValueError: E_BAD_INPUT: the activity refused"
+    inner = details["InnerException"]["Message"]
+    assert inner.startswith("Result: Failure\nException: ValueError: E_BAD_INPUT")
+    assert 'in explode\n    raise ValueError(f"{code}: the activity refused")' in inner
 
 
 def test_a_timer_delays_the_orchestration(api: Api) -> None:
@@ -161,13 +174,13 @@ def test_a_cancelled_timer_neither_fires_nor_keeps_the_instance_alive(api: Api) 
     assert short["FireAt"] < wait["FireAt"] < long["FireAt"]
 
 
-def test_custom_status_is_visible_while_running(api: Api) -> None:
+def test_custom_status_is_visible_while_running(api: Api, board: Board) -> None:
     links = api.start("with_status")
     running = api.wait_status(links, lambda s: s["customStatus"] is not None)
     assert running["runtimeStatus"] == "Running"
     assert running["customStatus"] == {"stage": "waiting", "key": links["id"]}
 
-    basics.gate(links["id"]).set()
+    board.open_gate(links["id"])
     status = api.wait_done(links)
     assert status["runtimeStatus"] == "Completed"
     assert status["customStatus"] == {"stage": "done"}
@@ -176,7 +189,7 @@ def test_custom_status_is_visible_while_running(api: Api) -> None:
 
 
 def test_terminate_ends_the_instance_and_ignores_a_late_completion(
-    api: Api, basics_host: DevHost
+    board: Board, api: Api, basics_host: DevHost
 ) -> None:
     links = api.start("waits_forever")
     api.wait_status(links, lambda s: "TaskScheduled" in types(s.get("historyEvents") or []))
@@ -191,8 +204,8 @@ def test_terminate_ends_the_instance_and_ignores_a_late_completion(
     assert types(before)[-2:] == ["ExecutionTerminated", "ExecutionCompleted"]
     assert before[-1]["OrchestrationStatus"] == "Terminated"
 
-    basics.gate(links["id"]).set()  # the activity now completes, after the end
-    assert basics.finished(links["id"]).wait(10)
+    board.open_gate(links["id"])  # the activity now completes, after the end
+    wait_until(lambda: board.get(f"finished-{links['id']}"), 10)
     wait_until(lambda: basics_host.stats()["late_completions_dropped"] > dropped)
     after = api.wait_done(links)
     assert after["runtimeStatus"] == "Terminated"

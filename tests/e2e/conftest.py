@@ -13,7 +13,7 @@ from devhost.azurite import Azurite
 from devhost.host import DevHost
 from devhost.store import table_name
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
-from tests.app_env import app_folder, app_settings
+from tests.app_env import APP, app_folder, app_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB = "StockMemoE2E"
@@ -26,11 +26,9 @@ def app_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def host(azurite: Azurite, app_root: Path) -> Iterator[DevHost]:
-    import function_app
-
     with pytest.MonkeyPatch.context() as patch:
         with app_settings(patch, azurite.connection_string, SIMULATED_LATENCY_MS="150"):
-            with DevHost(function_app.app, root=app_root, port=0) as running:
+            with DevHost(APP, root=app_root, port=0) as running:
                 yield running
 
 

@@ -1,14 +1,13 @@
 """A test app with one orchestrator per host feature, started through generic routes.
 
-Module-level state (gates, attempt counters, a barrier) lets tests steer and observe activities;
-the app runs in the test process.
+It runs in the host's language-worker processes; the tests steer and observe its activities
+(gates, attempt counters, a barrier, who ran when) through a `tests.control.Board`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -16,39 +15,17 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from tests.control import Board
+
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 FAN_OUT = 4  # equals maxConcurrentActivityFunctions in host.json
-BARRIER = threading.Barrier(FAN_OUT, timeout=10)
+BARRIER_SECONDS = 10.0
 GATE_TIMEOUT = 30.0
-_lock = threading.Lock()
-_attempts: dict[str, int] = {}
-_gates: dict[str, threading.Event] = {}
-_finished: dict[str, threading.Event] = {}
-_running = 0
-peak_running = 0
 
 
-def gate(key: str) -> threading.Event:
-    with _lock:
-        return _gates.setdefault(key, threading.Event())
-
-
-def finished(key: str) -> threading.Event:
-    with _lock:
-        return _finished.setdefault(key, threading.Event())
-
-
-def release_all() -> None:
-    """Open every gate, so no activity thread outlives the tests."""
-    with _lock:
-        for event in _gates.values():
-            event.set()
-
-
-def attempts(key: str) -> int:
-    with _lock:
-        return _attempts.get(key, 0)
+def board() -> Board:
+    return Board.from_environment()
 
 
 # ---- HTTP: the durable client binding in use ------------------------------------------------
@@ -135,13 +112,14 @@ def sequence(context: df.DurableOrchestrationContext) -> Any:
 
 @app.orchestration_trigger(context_name="context")
 def fan_out(context: df.DurableOrchestrationContext) -> Any:
-    tasks = [context.call_activity("meet", i) for i in range(FAN_OUT)]
+    tasks = [context.call_activity("meet", [context.instance_id, i]) for i in range(FAN_OUT)]
     return (yield context.task_all(tasks))
 
 
 @app.orchestration_trigger(context_name="context")
 def fan_out_wide(context: df.DurableOrchestrationContext) -> Any:
-    tasks = [context.call_activity("busy", i) for i in range(context.get_input())]
+    width = context.get_input()
+    tasks = [context.call_activity("busy", [context.instance_id, i]) for i in range(width)]
     return (yield context.task_all(tasks))
 
 
@@ -284,28 +262,26 @@ def shout(word: str) -> str:
     return word.upper()
 
 
-@app.activity_trigger(input_name="index")
-def meet(index: int) -> int:
-    BARRIER.wait()  # releases only when FAN_OUT activities run at the same time
-    return index
+@app.activity_trigger(input_name="call")
+def meet(call: list) -> int:
+    key, index = call
+    # Releases only when FAN_OUT activities run at the same time.
+    board().barrier(key, FAN_OUT, BARRIER_SECONDS)
+    return int(index)
 
 
-@app.activity_trigger(input_name="index")
-def busy(index: int) -> int:
-    global _running, peak_running
-    with _lock:
-        _running += 1
-        peak_running = max(peak_running, _running)
+@app.activity_trigger(input_name="call")
+def busy(call: list) -> int:
+    key, index = call
+    started = time.time()
     time.sleep(0.1)
-    with _lock:
-        _running -= 1
-    return index
+    board().record(f"busy-{key}", {"started": started, "ended": time.time()})
+    return int(index)
 
 
 @app.activity_trigger(input_name="payload")
-def flaky(payload: dict[str, Any]) -> dict[str, int]:
-    with _lock:
-        count = _attempts[payload["key"]] = _attempts.get(payload["key"], 0) + 1
+def flaky(payload: dict) -> dict:
+    count = board().increment(f"attempts-{payload['key']}")
     if count <= payload["fail_times"]:
         raise RuntimeError(f"E_FLAKY: attempt {count} failed")
     return {"attempts": count}
@@ -317,14 +293,16 @@ def explode(code: str) -> None:
 
 
 @app.activity_trigger(input_name="key")
-async def wait_gate(key: str) -> str:
-    released = gate(key).wait(GATE_TIMEOUT)
-    finished(key).set()
+def wait_gate(key: str) -> str:
+    shared = board()
+    shared.put(f"waiting-{key}", True)
+    released = shared.wait_gate(key, GATE_TIMEOUT)
+    shared.put(f"finished-{key}", True)
     if not released:
         raise TimeoutError(f"gate {key} was never opened")
     return f"released {key}"
 
 
 @app.activity_trigger(input_name="unused")
-def greeting(unused: Any) -> str | None:
-    return os.environ.get("DEVHOST_TEST_GREETING")
+def greeting(unused: str) -> str:
+    return os.environ.get("DEVHOST_TEST_GREETING") or ""

@@ -13,6 +13,7 @@ from azure.storage.blob import BlobServiceClient
 from devhost.azurite import Azurite
 from devhost.host import DevHost
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
+from tests.app_env import key_header, keyed
 from tests.e2e.conftest import StorageCounts
 
 STAGE_ORDER = ["queued", "gathering_evidence", "writing_memo", "persisting", "completed"]
@@ -22,17 +23,17 @@ MANAGEMENT_MARKERS = ("code=", "/runtime/webhooks/durabletask")
 def submit(host: DevHost, body: Any = None, raw: bytes | None = None) -> requests.Response:
     url = f"{host.base_url}/api/analyses"
     if raw is not None:
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **key_header(host)}
         return requests.post(url, data=raw, headers=headers, timeout=10)
-    return requests.post(url, json=body, timeout=10)
+    return requests.post(url, json=body, headers=key_header(host), timeout=10)
 
 
-def follow(url: str, timeout: float = 60) -> tuple[dict[str, Any], list[str]]:
+def follow(host: DevHost, url: str, timeout: float = 60) -> tuple[dict[str, Any], list[str]]:
     """Poll a job until it ends; returns the last view and the stages seen, in order."""
     seen: list[str] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = requests.get(url, timeout=10).json()
+        job = requests.get(url, headers=key_header(host), timeout=10).json()
         if not seen or seen[-1] != job["stage"]:
             seen.append(job["stage"])
         if job["status"] in ("completed", "failed", "cancelled"):
@@ -52,15 +53,16 @@ def test_one_ticker_end_to_end(host: DevHost, azurite: Azurite) -> None:
     assert answer.headers["Location"] == body["statusQueryGetUri"]
     assert int(answer.headers["Retry-After"]) > 0
 
-    right_away = requests.get(body["statusQueryGetUri"], timeout=10)
+    api = keyed(host)
+    right_away = api.get(body["statusQueryGetUri"], timeout=10)
     assert right_away.status_code == 200
     assert right_away.json()["id"] == job_id and right_away.json()["ticker"] == "MSFT"
     assert right_away.json()["status"] in ("queued", "running")
-    early_report = requests.get(body["reportUri"], timeout=10)
+    early_report = api.get(body["reportUri"], timeout=10)
     assert early_report.status_code == 409
     assert early_report.json()["error"]["code"] == "not_completed"
 
-    job, seen = follow(body["statusQueryGetUri"])
+    job, seen = follow(host, body["statusQueryGetUri"])
     assert job["status"] == "completed", job
     assert seen == sorted(seen, key=STAGE_ORDER.index) and seen[-1] == "completed"
     assert "gathering_evidence" in seen  # the simulated latency keeps it visible
@@ -68,7 +70,7 @@ def test_one_ticker_end_to_end(host: DevHost, azurite: Azurite) -> None:
     assert job["started_at"] and job["completed_at"] and job["report_url"] == body["reportUri"]
     assert job["grounding"] == "not_applicable"
 
-    report = requests.get(body["reportUri"], timeout=10)
+    report = api.get(body["reportUri"], timeout=10)
     assert report.status_code == 200
     assert report.headers["Content-Type"] == "text/markdown; charset=utf-8"
     memo = report.text
@@ -90,7 +92,7 @@ def test_one_ticker_end_to_end(host: DevHost, azurite: Azurite) -> None:
     keys = sorted(r["RowKey"] for r in rows)
     assert keys[0] == f"job_{job_id}" and keys[1].startswith("log_MSFT_") and len(keys) == 2
 
-    listed = requests.get(f"{host.base_url}/api/analyses", params={"ticker": "msft"}, timeout=10)
+    listed = api.get(f"{host.base_url}/api/analyses", params={"ticker": "msft"}, timeout=10)
     assert listed.status_code == 200 and job_id in [i["id"] for i in listed.json()["items"]]
 
     for response in (answer, right_away, report, listed):
@@ -104,13 +106,14 @@ def test_listing_is_newest_first_with_a_cursor(host: DevHost) -> None:
         assert answer.status_code == 202
         ids.append(answer.json()["id"])
     url = f"{host.base_url}/api/analyses"
-    first = requests.get(url, params={"ticker": "LIST.A", "limit": "2"}, timeout=10).json()
+    api = keyed(host)
+    first = api.get(url, params={"ticker": "LIST.A", "limit": "2"}, timeout=10).json()
     assert [i["id"] for i in first["items"]] == ids[::-1][:2] and first["next_cursor"]
-    second = requests.get(url, params={"ticker": "LIST.A", "limit": "2",
+    second = api.get(url, params={"ticker": "LIST.A", "limit": "2",
                                        "cursor": first["next_cursor"]}, timeout=10).json()
     assert [i["id"] for i in second["items"]] == [ids[0]] and second["next_cursor"] is None
     for job_id in ids:
-        follow(f"{url}/{job_id}")
+        follow(host, f"{url}/{job_id}")
 
 
 @pytest.mark.parametrize(
@@ -141,32 +144,33 @@ def test_bad_input_is_refused_and_writes_nothing(
 
 def test_unknown_ids_and_bad_queries(host: DevHost) -> None:
     url = f"{host.base_url}/api/analyses"
+    api = keyed(host)
     for path in ("/0123456789abcdef0123456789abcdef", "/not-an-id", "/x/report"):
-        answer = requests.get(url + path, timeout=10)
+        answer = api.get(url + path, timeout=10)
         assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
-    assert requests.get(url, params={"ticker": "bad ticker"}, timeout=10).json()["error"][
+    assert api.get(url, params={"ticker": "bad ticker"}, timeout=10).json()["error"][
         "code"] == "invalid_ticker"
-    assert requests.get(url, params={"ticker": "AAPL", "limit": "0"}, timeout=10).json()[
+    assert api.get(url, params={"ticker": "AAPL", "limit": "0"}, timeout=10).json()[
         "error"]["code"] == "invalid_query"
-    assert requests.get(url, params={"ticker": "AAPL", "cursor": "!!"}, timeout=10).json()[
+    assert api.get(url, params={"ticker": "AAPL", "cursor": "!!"}, timeout=10).json()[
         "error"]["code"] == "invalid_query"
 
 
 def test_unknown_ticker_fails_the_job_with_its_code(host: DevHost) -> None:
     answer = submit(host, {"ticker": "ZZZZ"})
-    job, _ = follow(answer.json()["statusQueryGetUri"])
+    job, _ = follow(host, answer.json()["statusQueryGetUri"])
     assert job["status"] == "failed" and job["stage"] == "failed"
     assert job["error"] == {
         "code": "unknown_ticker",
         "message": job["error"]["message"],
         "stage": "gathering_evidence",
     }
-    report = requests.get(answer.json()["reportUri"], timeout=10)
+    report = requests.get(answer.json()["reportUri"], headers=key_header(host), timeout=10)
     assert report.status_code == 409 and report.json()["error"]["status"] == "failed"
 
 
 def test_health(host: DevHost) -> None:
-    answer = requests.get(f"{host.base_url}/api/health", timeout=10)
+    answer = requests.get(f"{host.base_url}/api/health", headers=key_header(host), timeout=10)
     assert answer.status_code == 200
     health = answer.json()
     assert health["status"] == "degraded"  # offline providers are active

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(host: DevHost, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "STOCKMEMO_API_KEY"}
+    env = {**os.environ, "STOCKMEMO_API_KEY": host.function_key}  # as a user sets it
     return subprocess.run(
         [sys.executable, "-m", "stockmemo", "analyze", *args, "--api", host.base_url],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,

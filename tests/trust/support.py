@@ -1,7 +1,10 @@
-"""What the trust tests share: a host per module, polling, and a direct view of storage.
+"""What the trust tests share: a host per module, keyed HTTP calls, polling, and a direct view
+of storage.
 
-The direct view reads Azurite with its own clients (never through the app or a proxy), so what
-it reports is what storage really holds.
+The app runs in the host's language-worker processes, which take their settings from this
+process's environment when the host starts; its routes want the host's function key. The direct
+view reads Azurite with its own clients (never through the app or a proxy), so what it reports
+is what storage really holds.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from devhost.store import table_name
 from shared.artifacts import memo_blob
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER, reset_settings
 from shared.storage import reset_storage_clients
-from tests.app_env import app_folder, app_settings
+from tests.app_env import APP, app_folder, app_settings, key_header
+from tests.control import CONTROL_SETTING, Board
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = ("completed", "failed", "cancelled")
@@ -34,34 +38,50 @@ make_app_root = app_folder
 
 @contextmanager
 def running_host(
-    root: Path, app_storage: str | None, host_storage: str, **settings: str
+    root: Path,
+    app_storage: str | None,
+    host_storage: str,
+    *,
+    app: str = APP,
+    board: Board | None = None,
+    **settings: str,
 ) -> Iterator[DevHost]:
-    """The real function app on the local host. The app's storage and the host's checkpoints
-    are separate connections (DEVHOST_STORAGE), so a proxy can sit before the app's only;
-    `app_storage=None` leaves AzureWebJobsStorage unset (identity-based storage settings)."""
-    import function_app
-
+    """The function app (`app`, module:attribute: the real one unless a test wraps it) on the
+    local host. The app's storage and the host's checkpoints are separate connections
+    (DEVHOST_STORAGE), so a proxy can sit before the app's only; `app_storage=None` leaves
+    AzureWebJobsStorage unset (identity-based storage settings). A wrapper app finds `board`
+    through TEST_CONTROL_DIR."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(HOST_STORAGE_SETTING, host_storage)
+        if board is not None:
+            patch.setenv(CONTROL_SETTING, str(board.folder))
         with app_settings(patch, app_storage or "", **settings):
             if app_storage is None:
                 patch.delenv("AzureWebJobsStorage")
                 reset_settings()
                 reset_storage_clients()
-            with DevHost(function_app.app, root=root, port=0) as host:
+            with DevHost(app, root=root, port=0) as host:
                 yield host
 
 
 def submit(host: DevHost, ticker: str) -> requests.Response:
-    return requests.post(f"{host.base_url}/api/analyses", json={"ticker": ticker}, timeout=30)
+    return requests.post(
+        f"{host.base_url}/api/analyses", json={"ticker": ticker}, headers=key_header(host),
+        timeout=30,
+    )
 
 
-def follow(url: str, timeout: float = 60) -> dict[str, Any]:
+def get(host: DevHost, url: str) -> requests.Response:
+    """GET one of the app's function-level routes, with the function key."""
+    return requests.get(url, headers=key_header(host), timeout=30)
+
+
+def follow(host: DevHost, url: str, timeout: float = 60) -> dict[str, Any]:
     """Poll a job through the public API until it ends; the last view."""
     deadline = time.monotonic() + timeout
     job: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        answer = requests.get(url, timeout=30)
+        answer = get(host, url)
         if answer.status_code == 200:
             job = answer.json()
             if job["status"] in TERMINAL:

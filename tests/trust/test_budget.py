@@ -144,7 +144,7 @@ def test_a_writing_memo_over_the_budget_fails_the_job_with_budget_exceeded(
                               **settings) as host:
                 answer = submit(host, "BUDG")
                 assert answer.status_code == 202, answer.text
-                job = follow(answer.json()["statusQueryGetUri"])
+                job = follow(host, answer.json()["statusQueryGetUri"])
                 history = durable_status(host, job["id"])
         finally:
             reset_llm_clients()

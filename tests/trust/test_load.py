@@ -8,10 +8,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import requests
-
 from devhost.azurite import Azurite
 from shared.artifacts import memo_blob
+from tests.app_env import keyed
 from tests.trust.support import StorageView, make_app_root, running_host, submit
 
 HUB = "TrustLoad"
@@ -33,7 +32,7 @@ def test_twenty_concurrent_analyses(azurite: Azurite, tmp_path: Path) -> None:
 
         deadline = time.monotonic() + 60
         jobs: dict[str, dict[str, object]] = {}
-        with requests.Session() as http:
+        with keyed(host) as http:
             while len(jobs) < JOBS and time.monotonic() < deadline:
                 for job_id, answer in zip(ids, answers, strict=True):
                     if job_id not in jobs:

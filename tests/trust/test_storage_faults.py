@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import requests
 
 from devhost.azurite import Azurite, connection_string
 from devhost.host import DevHost
@@ -23,6 +22,7 @@ from tests.trust.support import (
     durable_status,
     follow,
     function_events,
+    get,
     make_app_root,
     running_host,
     submit,
@@ -115,14 +115,14 @@ def test_submit_while_storage_is_down_is_503_and_starts_nothing(
 
 def test_health_is_503_while_storage_is_down(host: DevHost, storage_up: Outage) -> None:
     url = f"{host.base_url}/api/health"
-    assert requests.get(url, timeout=30).status_code == 200
+    assert get(host, url).status_code == 200
     storage_up.down()
-    down = requests.get(url, timeout=30)
+    down = get(host, url)
     assert down.status_code == 503
     assert down.json()["status"] == "unhealthy"
     assert down.json()["checks"]["storage"]["ok"] is False
     storage_up.up()
-    assert requests.get(url, timeout=30).status_code == 200
+    assert get(host, url).status_code == 200
 
 
 def test_a_short_outage_while_writing_the_memo_ends_completed_with_everything_stored(
@@ -138,12 +138,12 @@ def test_a_short_outage_while_writing_the_memo_ends_completed_with_everything_st
     time.sleep(0.3)
     storage_up.up()
 
-    job = follow(answer.json()["statusQueryGetUri"])
+    job = follow(host, answer.json()["statusQueryGetUri"])
 
     assert job["status"] == "completed", job
     assert view.memo("BLIP", job_id)
     assert len(view.log_entries(job_id)) == 1
-    assert requests.get(answer.json()["reportUri"], timeout=30).status_code == 200
+    assert get(host, answer.json()["reportUri"]).status_code == 200
     view.assert_no_false_success()
 
 
@@ -167,13 +167,13 @@ def test_an_outage_through_every_persist_attempt_fails_the_job_with_storage_fail
     )
     storage_up.up()
 
-    job = follow(answer.json()["statusQueryGetUri"])
+    job = follow(host, answer.json()["statusQueryGetUri"])
 
     assert job["status"] == "failed", job
     assert job["error"]["code"] == "storage_failed" and job["error"]["stage"] == "persisting"
     row = view.job_row(job_id)
     assert row is not None and row["Status"] == "failed" and row["ErrorCode"] == "storage_failed"
     assert view.memo("GONE", job_id) is None and view.log_entries(job_id) == []
-    report = requests.get(answer.json()["reportUri"], timeout=30)
+    report = get(host, answer.json()["reportUri"])
     assert report.status_code == 409
     view.assert_no_false_success()

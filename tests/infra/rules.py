@@ -283,8 +283,8 @@ def identity_storage_violations(infra: Infra) -> list[str]:
     if dig(storage, "authentication", "userAssignedIdentityResourceId") != "identityId":
         found.append("the deployment storage identity is not the app's identity")
     runtime = dig(body, "properties", "functionAppConfig", "runtime") or {}
-    if (runtime.get("name"), str(runtime.get("version"))) != ("python", "3.11"):
-        found.append(f"runtime is {runtime}, not python 3.11")
+    if (runtime.get("name"), str(runtime.get("version"))) != ("python", "3.13"):
+        found.append(f"runtime is {runtime}, not python 3.13")
     loop = dig(body, "properties", "siteConfig", "appSettings", "loop_type", "detail") or {}
     if "appSettings" not in str(loop) or "platformSettings" not in str(loop):
         found.append("siteConfig.appSettings is not built from appSettings + platformSettings")

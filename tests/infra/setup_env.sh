@@ -4,7 +4,7 @@
 # lean. The first run installs from PyPI (about 15 s); later runs compare a stamp and return at
 # once. Anything that cannot be installed fails the run loudly: the tests never skip for it.
 #
-#   bash tests/infra/setup_env.sh            # PYTHON=python3.11 INFRA_VENV=/elsewhere to override
+#   bash tests/infra/setup_env.sh            # PYTHON=python3.13 INFRA_VENV=/elsewhere to override
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -128,3 +128,19 @@ class StaticTokenCredential:
         with self._lock:
             self.scopes.append(scopes)
         return AccessToken(self.token, self.expires_on)
+
+
+def storage_client_facts() -> list[dict[str, Any]]:
+    """What this process's Blob and Table clients (`shared.storage`) hold, as plain data, so a
+    language worker can report its own over HTTP: the endpoint, whether the credential is a
+    static token, whether it carries an account key."""
+    from shared import storage
+
+    return [
+        {
+            "url": client.url,
+            "static_token": isinstance(client.credential, StaticTokenCredential),
+            "account_key": hasattr(client.credential, "account_key"),
+        }
+        for client in (storage.blob_service(), storage.table_service())
+    ]

@@ -3,16 +3,19 @@
 Azurite runs over HTTPS with `--oauth basic` and a certificate made here; the app is given only
 `AzureWebJobsStorage__blobServiceUri` / `__tableServiceUri` / `__clientId`, and the credential
 factory of `shared.storage` hands its clients a static Entra-shaped token instead of
-DefaultAzureCredential. TLS verification stays on, pointed at the test certificate through
-REQUESTS_CA_BUNDLE (which azure-core's requests transport honours).
+DefaultAzureCredential: here in the test's process, and in the host's language workers through
+a wrapper app (tests/trust/apps/static_token) that records on a Board what it built and was
+asked for. TLS verification stays on, pointed at the test certificate through
+REQUESTS_CA_BUNDLE (which azure-core's requests transport honours, and the workers inherit).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -20,6 +23,7 @@ import requests
 from activities.job_stage import set_stage
 from activities.persist import persist
 from devhost.azurite import Azurite
+from devhost.host import DevHost
 from shared import storage
 from shared.artifacts import ArtifactStore, memo_blob
 from shared.errors import ConfigurationError, StorageFailed
@@ -28,15 +32,19 @@ from shared.models import Job, JobStatus, Stage, StageUpdate
 from shared.settings import get_settings, reset_settings
 from tests.activities.pipeline import run_to_persist
 from tests.app_env import OFFLINE_SETTINGS
+from tests.control import Board
 from tests.trust.oauth import (
     STORAGE_AUDIENCE,
     StaticTokenCredential,
     self_signed_certificate,
+    storage_client_facts,
     storage_jwt,
 )
-from tests.trust.support import follow, make_app_root, running_host, submit
+from tests.trust.support import follow, get, make_app_root, running_host, submit
 
 CLIENT_ID = "00000000-0000-0000-0000-00000000c11d"
+# The real app, with the static-token credential factory installed in its workers.
+STATIC_TOKEN_APP = "tests.trust.apps.static_token.function_app:app"
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 
 
@@ -84,16 +92,39 @@ def identity(
     reset_settings()
 
 
-def assert_token_clients(credentials: Credentials) -> None:
+def assert_identity_path(
+    clients: list[dict[str, Any]], client_ids: list[str | None], scopes: Iterable[tuple[str, ...]]
+) -> None:
     """Both clients hold our token credential (built for the configured client id), no key."""
-    for client in (storage.blob_service(), storage.table_service()):
-        assert client.url.startswith("https://127.0.0.1:")
-        assert isinstance(client.credential, StaticTokenCredential)
-        assert not hasattr(client.credential, "account_key")
-    assert credentials.built and all(c.client_id == CLIENT_ID for c in credentials.built)
-    scopes = [s for c in credentials.built for s in c.scopes]
-    assert scopes, "no token was ever requested"
-    assert set(scopes) == {(f"{STORAGE_AUDIENCE}/.default",)}
+    assert len(clients) == 2
+    for client in clients:
+        assert client["url"].startswith("https://127.0.0.1:")
+        assert client["static_token"]
+        assert not client["account_key"]
+    assert client_ids and all(c == CLIENT_ID for c in client_ids)
+    requested = list(scopes)
+    assert requested, "no token was ever requested"
+    assert set(requested) == {(f"{STORAGE_AUDIENCE}/.default",)}
+
+
+def assert_token_clients(credentials: Credentials) -> None:
+    """The identity path, taken by this process's clients."""
+    assert_identity_path(
+        storage_client_facts(),
+        [c.client_id for c in credentials.built],
+        [s for c in credentials.built for s in c.scopes],
+    )
+
+
+def assert_worker_token_clients(host: DevHost, board: Board) -> None:
+    """The identity path, taken by the app's clients in the host's language workers."""
+    answer = get(host, f"{host.base_url}/api/trust/storage-clients")
+    assert answer.status_code == 200, answer.text
+    assert_identity_path(
+        answer.json(),
+        [c["client_id"] for c in board.records("credentials")],
+        [tuple(s) for s in board.records("scopes")],
+    )
 
 
 def test_a_job_row_and_a_memo_through_identity_clients(identity: Credentials) -> None:
@@ -182,15 +213,18 @@ def test_the_whole_api_runs_on_identity_storage(
         "AzureWebJobsStorage__clientId": CLIENT_ID,
     }
     root = make_app_root(tmp_path, "TrustIdentity")
-    with running_host(root, None, azurite.connection_string, **identity_settings) as host:
+    board = Board(tmp_path / "board")
+    with running_host(root, None, azurite.connection_string, app=STATIC_TOKEN_APP, board=board,
+                      **identity_settings) as host:
         answer = submit(host, "IDAPI")
         assert answer.status_code == 202, answer.text
-        job = follow(answer.json()["statusQueryGetUri"])
+        job = follow(host, answer.json()["statusQueryGetUri"])
         assert job["status"] == "completed", job
-        report = requests.get(answer.json()["reportUri"], timeout=30)
+        report = get(host, answer.json()["reportUri"])
         assert report.status_code == 200 and report.text.startswith("# IDAPI research memo")
-        health = requests.get(f"{host.base_url}/api/health", timeout=30).json()
+        health = get(host, f"{host.base_url}/api/health").json()
         assert health["checks"]["storage"] == {"ok": True}
+        assert_worker_token_clients(host, board)
 
     stored = JobStore().get("anonymous", job["id"])
     assert stored is not None and stored.status is JobStatus.COMPLETED

@@ -67,11 +67,12 @@ def evidence_with(symbol: str, articles: list[NewsArticle]) -> dict[str, Any]:
             "news": news.model_dump(mode="json")}
 
 
-def follow(url: str, timeout: float = 90) -> dict[str, Any]:
-    """Poll a job (quickly: this is the test, not the page) until it ends."""
+def follow(url: str, headers: dict[str, str], timeout: float = 90) -> dict[str, Any]:
+    """Poll a job (quickly: this is the test, not the page) until it ends; `headers` carry
+    the function key."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = requests.get(url, timeout=10).json()
+        job = requests.get(url, headers=headers, timeout=10).json()
         if job["status"] in ("completed", "failed", "cancelled"):
             return dict(job)
         time.sleep(0.1)

@@ -1,11 +1,18 @@
-"""The analyst page in a real headless Chromium, against the local host and Azurite."""
+"""The analyst page in a real headless Chromium, against the local host and Azurite.
+
+The host checks function keys as Azure does. The page fixture has the key already given in its
+tab; the key test starts without one and reads what the browser sent from its own network log.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -20,8 +27,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from devhost.azurite import Azurite
 from devhost.host import DevHost
 from shared.evidence import NewsArticle
-from tests.ui.conftest import SCREENSHOTS
-from tests.ui.key_gate import KeyGate
+from tests.ui.conftest import SCREENSHOTS, open_page
 from tests.ui.seed import evidence_with, seed_completed_job
 from tests.ui.test_report_html import HOSTILE_MEMO
 
@@ -148,7 +154,7 @@ def assert_no_alert(driver: WebDriver) -> None:
 
 
 def test_submit_see_each_stage_then_the_memo_and_the_chart(
-    page: WebDriver, host: DevHost, tmp_path: Path
+    page: WebDriver, host: DevHost, api: requests.Session, tmp_path: Path
 ) -> None:
     assert by_id(page, "job").get_attribute("hidden") is not None
     wait(page, lambda d: by_id(d, "history-status").text == "No analyses yet.")
@@ -165,7 +171,7 @@ def test_submit_see_each_stage_then_the_memo_and_the_chart(
     wait(page, result_shown, JOB_TIMEOUT)
 
     job_id = by_id(page, "job").get_attribute("data-job-id")
-    job = requests.get(f"{host.base_url}/api/analyses/{job_id}", timeout=10).json()
+    job = api.get(f"{host.base_url}/api/analyses/{job_id}", timeout=10).json()
     assert job["status"] == "completed" and job["ticker"] == "MSFT"
 
     # Each stage, in order: never one ahead of an earlier one, and the live ones seen live.
@@ -217,9 +223,9 @@ def test_submit_see_each_stage_then_the_memo_and_the_chart(
                           ("download-evidence", f"MSFT-{job_id}-evidence.json")):
         by_id(page, link_id).click()
         wait(page, file_exists(tmp_path / name), 10)
-    memo = requests.get(f"{host.base_url}/api/analyses/{job_id}/report", timeout=10).text
+    memo = api.get(f"{host.base_url}/api/analyses/{job_id}/report", timeout=10).text
     assert (tmp_path / f"MSFT-{job_id}-memo.md").read_text() == memo
-    assert (tmp_path / f"MSFT-{job_id}-evidence.json").read_bytes() == requests.get(
+    assert (tmp_path / f"MSFT-{job_id}-evidence.json").read_bytes() == api.get(
         f"{host.base_url}/api/analyses/{job_id}/evidence", timeout=10).content
 
     # The history lists the new job, completed, with its verdict.
@@ -235,7 +241,7 @@ def test_submit_see_each_stage_then_the_memo_and_the_chart(
 
 
 def test_a_ticker_the_server_refuses_shows_its_message_without_reloading(
-    page: WebDriver, host: DevHost
+    page: WebDriver, host: DevHost, api: requests.Session
 ) -> None:
     page.execute_script("window.__sameDocument = 42;")
     posts = ("return performance.getEntriesByType('resource').filter((e) =>"
@@ -250,8 +256,8 @@ def test_a_ticker_the_server_refuses_shows_its_message_without_reloading(
 
     # The server's rule is the same: bypass the browser's copy to hear the server refuse.
     page.execute_script("document.getElementById('ticker').removeAttribute('pattern');")
-    expected = requests.post(f"{host.base_url}/api/analyses", json={"ticker": "BAD TICKER!"},
-                             timeout=10).json()["error"]
+    expected = api.post(f"{host.base_url}/api/analyses", json={"ticker": "BAD TICKER!"},
+                        timeout=10).json()["error"]
     assert expected["code"] == "invalid_ticker"
     ticker.send_keys(Keys.ENTER)
     wait(page, lambda _d: error.text == expected["message"])
@@ -373,34 +379,69 @@ def test_rendered_text_meets_aa_contrast(page: WebDriver, host: DevHost,
     assert failures == []
 
 
+@dataclass
+class Seen:
+    """One request the browser sent to the host, as its network log shows it."""
+
+    method: str
+    path_qs: str
+    had_key: bool  # the host's function key in x-functions-key or ?code=
+    status: int = 0  # 0: no answer logged
+
+
+def sent_to(driver: Any, origin: str, key: str) -> list[Seen]:
+    """The requests to `origin` since the performance log was last read, in order, from the
+    DevTools network events (the headers as sent, the status as answered)."""
+    seen: dict[str, Seen] = {}
+    headers: dict[str, dict[str, str]] = {}
+    statuses: dict[str, int] = {}
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        method, params = message["method"], message.get("params", {})
+        request_id = params.get("requestId", "")
+        if method == "Network.requestWillBeSent" and params["request"]["url"].startswith(origin):
+            url = urlsplit(params["request"]["url"])
+            path_qs = url.path + (f"?{url.query}" if url.query else "")
+            seen[request_id] = Seen(params["request"]["method"], path_qs,
+                                    key in parse_qs(url.query).get("code", []))
+            headers.setdefault(request_id, {}).update(params["request"]["headers"])
+        elif method == "Network.requestWillBeSentExtraInfo":
+            headers.setdefault(request_id, {}).update(params["headers"])
+        elif method == "Network.responseReceived":
+            statuses[request_id] = int(params["response"]["status"])
+    for request_id, request in seen.items():
+        given = {k.lower(): v for k, v in headers.get(request_id, {}).items()}
+        request.had_key = request.had_key or given.get("x-functions-key") == key
+        request.status = statuses.get(request_id, 0)
+    return list(seen.values())
+
+
 def test_function_key_is_asked_once_and_kept_in_the_tab(browser: WebDriver,
                                                        host: DevHost) -> None:
-    key = "test-function-key-0123456789"
-    with KeyGate(host.base_url, key) as gate:
-        browser.get(f"{gate.base_url}/api/ui")
-        browser.execute_script("localStorage.clear(); sessionStorage.clear();")
-        browser.get(f"{gate.base_url}/api/ui")
-        ticker = by_id(browser, "ticker")
-        ticker.send_keys("KEY")
-        ticker.send_keys(Keys.ENTER)
-        key_input = wait(browser, lambda d: by_id(d, "key-input") if by_id(
-            d, "key-panel").is_displayed() else None)
-        assert browser.switch_to.active_element == key_input
-        assert key_input.get_attribute("type") == "password"
-        key_input.send_keys(key + Keys.ENTER)
-        wait(browser, lambda d: not by_id(d, "key-panel").is_displayed())
-        ticker.send_keys("KEY" + Keys.ENTER)
-        wait(browser, result_shown, JOB_TIMEOUT)
-        by_id(browser, "history-refresh").click()
-        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#history-list button"))
+    key = host.function_key
+    sent_to(browser, host.base_url, key)  # read and dropped: only this test's requests count
+    open_page(browser, host, key=None)
+    ticker = by_id(browser, "ticker")
+    ticker.send_keys("KEY")
+    ticker.send_keys(Keys.ENTER)
+    key_input = wait(browser, lambda d: by_id(d, "key-input") if by_id(
+        d, "key-panel").is_displayed() else None)
+    assert browser.switch_to.active_element == key_input
+    assert key_input.get_attribute("type") == "password"
+    key_input.send_keys(key + Keys.ENTER)
+    wait(browser, lambda d: not by_id(d, "key-panel").is_displayed())
+    ticker.send_keys("KEY" + Keys.ENTER)
+    wait(browser, result_shown, JOB_TIMEOUT)
+    by_id(browser, "history-refresh").click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#history-list button"))
 
-        stored = browser.execute_script(
-            "return [sessionStorage.getItem('stockmemo.functionKey'),"
-            " JSON.stringify(localStorage), document.cookie, location.href];")
-        seen = list(gate.seen)
+    stored = browser.execute_script(
+        "return [sessionStorage.getItem('stockmemo.functionKey'),"
+        " JSON.stringify(localStorage), document.cookie, location.href];")
+    seen = sent_to(browser, host.base_url, key)
     assert stored[0] == key
     assert key not in stored[1] and key not in stored[2] and key not in stored[3]
-    assert all(key not in s.path_qs for s in seen)  # never in a URL
+    assert seen and all(key not in s.path_qs for s in seen)  # never in a URL
     refused = [s for s in seen if s.status == 401]
     assert [s.method for s in refused] == ["POST"]  # asked once
     after = seen[seen.index(refused[0]) + 1:]
@@ -410,3 +451,4 @@ def test_function_key_is_asked_once_and_kept_in_the_tab(browser: WebDriver,
     assert all(s.had_key and s.status < 400 for s in api_calls)
     page_loads = [s for s in seen if s.path_qs.startswith("/api/ui")]
     assert page_loads and not any(s.had_key for s in page_loads)
+    assert all(0 < s.status < 400 for s in page_loads)  # the anonymous page needs no key

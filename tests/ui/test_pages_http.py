@@ -1,4 +1,8 @@
-"""The page's routes over HTTP on the local host: headers, assets, the chart, the downloads."""
+"""The page's routes over HTTP on the local host: headers, assets, the chart, the downloads.
+
+The page and its assets are anonymous; the API routes beside them take the function key
+(`api`, a session that sends it), as on Azure.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ import requests
 from devhost.azurite import Azurite
 from devhost.host import DevHost
 from shared.report_html import render_report_html
-from shared.settings import reset_settings
+from tests.app_env import app_folder, key_header
+from tests.ui.conftest import app_host
 from tests.ui.seed import evidence_with, follow, seed_completed_job
 from tests.ui.svg_chart import parse_chart
 
@@ -28,10 +33,10 @@ def csp(response: requests.Response) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def finished(host: DevHost) -> dict[str, Any]:
-    answer = requests.post(f"{host.base_url}/api/analyses", json={"ticker": "chrt"}, timeout=10)
+def finished(host: DevHost, api: requests.Session) -> dict[str, Any]:
+    answer = api.post(f"{host.base_url}/api/analyses", json={"ticker": "chrt"}, timeout=10)
     assert answer.status_code == 202, answer.text
-    job = follow(answer.json()["statusQueryGetUri"])
+    job = follow(answer.json()["statusQueryGetUri"], key_header(host))
     assert job["status"] == "completed", job
     return job
 
@@ -59,7 +64,8 @@ def test_the_page_holds_no_secret_and_shows_the_server_rule(host: DevHost,
     html = requests.get(f"{host.base_url}/api/ui", timeout=10).text
     account_key = re.search(r"AccountKey=([^;]+)", azurite.connection_string)
     assert account_key is not None
-    for secret in (host.system_key, account_key.group(1)):
+    keys = (host.function_key, host.master_key, host.system_key)
+    for secret in (*keys, account_key.group(1)):
         assert secret and secret not in html
     assert "code=" not in html
     assert 'pattern="[A-Z0-9.\\-]{1,10}"' in html
@@ -67,15 +73,13 @@ def test_the_page_holds_no_secret_and_shows_the_server_rule(host: DevHost,
 
 
 def test_easyauth_mode_is_announced_to_the_page(
-    host: DevHost, monkeypatch: pytest.MonkeyPatch
+    azurite: Azurite, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("AUTH_MODE", "easyauth")
-    reset_settings()
-    try:
-        html = requests.get(f"{host.base_url}/api/ui", timeout=10).text
-    finally:
-        monkeypatch.delenv("AUTH_MODE")
-        reset_settings()
+    # The app reads AUTH_MODE in its workers, which take their settings when the host starts:
+    # a host of its own (and a hub of its own) with AUTH_MODE=easyauth.
+    root = app_folder(tmp_path, "StockMemoUIEasyAuth")
+    with app_host(azurite, root, AUTH_MODE="easyauth") as easyauth:
+        html = requests.get(f"{easyauth.base_url}/api/ui", timeout=10).text
     assert '<meta name="stockmemo-auth" content="easyauth">' in html
 
 
@@ -103,13 +107,15 @@ def test_only_the_listed_assets_are_served(host: DevHost, name: str) -> None:
         assert answer.json()["error"]["code"] == "not_found"
 
 
-def test_chart_draws_the_evidence(host: DevHost, finished: dict[str, Any]) -> None:
+def test_chart_draws_the_evidence(
+    host: DevHost, api: requests.Session, finished: dict[str, Any]
+) -> None:
     base = f"{host.base_url}/api/analyses/{finished['id']}"
-    answer = requests.get(f"{base}/chart.svg", timeout=10)
+    answer = api.get(f"{base}/chart.svg", timeout=10)
     assert answer.status_code == 200
     assert answer.headers["Content-Type"] == "image/svg+xml; charset=utf-8"
     assert "sandbox" in answer.headers["Content-Security-Policy"]
-    evidence = requests.get(f"{base}/evidence", timeout=10).json()
+    evidence = api.get(f"{base}/evidence", timeout=10).json()
     quant = evidence["quant"]
     ticker, bench = quant["ticker_series"], quant["benchmark_series"]
     bench_by_day = dict(zip(bench["dates"], bench["closes"], strict=True))
@@ -135,11 +141,11 @@ def test_chart_draws_the_evidence(host: DevHost, finished: dict[str, Any]) -> No
 
 
 def test_evidence_download_is_the_stored_blob(
-    host: DevHost, azurite: Azurite, finished: dict[str, Any]
+    host: DevHost, api: requests.Session, azurite: Azurite, finished: dict[str, Any]
 ) -> None:
     from azure.storage.blob import BlobServiceClient
 
-    answer = requests.get(f"{host.base_url}/api/analyses/{finished['id']}/evidence", timeout=10)
+    answer = api.get(f"{host.base_url}/api/analyses/{finished['id']}/evidence", timeout=10)
     assert answer.status_code == 200
     assert answer.headers["Content-Type"] == "application/json; charset=utf-8"
     assert answer.headers["Content-Disposition"] == (
@@ -149,41 +155,45 @@ def test_evidence_download_is_the_stored_blob(
     assert answer.content == blob.download_blob().readall()
 
 
-def test_memo_html_is_the_rendered_markdown(host: DevHost, finished: dict[str, Any]) -> None:
+def test_memo_html_is_the_rendered_markdown(
+    host: DevHost, api: requests.Session, finished: dict[str, Any]
+) -> None:
     base = f"{host.base_url}/api/analyses/{finished['id']}"
-    answer = requests.get(f"{base}/report", params={"format": "html"}, timeout=10)
+    answer = api.get(f"{base}/report", params={"format": "html"}, timeout=10)
     assert answer.status_code == 200
     assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
-    markdown = requests.get(f"{base}/report", timeout=10).text
+    markdown = api.get(f"{base}/report", timeout=10).text
     assert answer.text == render_report_html(markdown)
     assert "<h1>CHRT research memo</h1>" in answer.text
 
 
 @pytest.mark.parametrize("suffix", ["chart.svg", "evidence", "report?format=html"])
 def test_unknown_and_other_owners_jobs_are_the_apis_404(
-    host: DevHost, azurite: Azurite, suffix: str
+    host: DevHost, api: requests.Session, azurite: Azurite, suffix: str
 ) -> None:
     theirs = seed_completed_job(azurite.connection_string, "OTHER", "# OTHER\n",
                                 evidence_with("OTHER", []), owner="someone-else")
     for job_id in (theirs, "0123456789abcdef0123456789abcdef", "not-an-id"):
-        answer = requests.get(f"{host.base_url}/api/analyses/{job_id}/{suffix}", timeout=10)
-        api = requests.get(f"{host.base_url}/api/analyses/{job_id}", timeout=10)
-        assert answer.status_code == api.status_code == 404
-        assert answer.json() == api.json() == {
+        answer = api.get(f"{host.base_url}/api/analyses/{job_id}/{suffix}", timeout=10)
+        job = api.get(f"{host.base_url}/api/analyses/{job_id}", timeout=10)
+        assert answer.status_code == job.status_code == 404
+        assert answer.json() == job.json() == {
             "error": {"code": "not_found", "message": "no analysis with that id"}}
 
 
-def test_before_completion_the_files_are_409_with_the_status(host: DevHost) -> None:
-    answer = requests.post(f"{host.base_url}/api/analyses", json={"ticker": "EARLY"}, timeout=10)
+def test_before_completion_the_files_are_409_with_the_status(
+    host: DevHost, api: requests.Session
+) -> None:
+    answer = api.post(f"{host.base_url}/api/analyses", json={"ticker": "EARLY"}, timeout=10)
     base = answer.json()["statusQueryGetUri"]
     try:
         for suffix in ("chart.svg", "evidence", "report?format=html"):
-            early = requests.get(f"{base}/{suffix}", timeout=10)
+            early = api.get(f"{base}/{suffix}", timeout=10)
             assert early.status_code == 409
             error = early.json()["error"]
             assert error["code"] == "not_completed" and error["status"] in ("queued", "running")
     finally:
-        follow(base)
+        follow(base, key_header(host))
 
 
 def test_funcignore_keeps_the_static_files() -> None:

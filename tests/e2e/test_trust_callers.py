@@ -1,7 +1,8 @@
 """AUTH_MODE=easyauth over HTTP: owners are isolated, and each owner's hourly quota is exact.
 
 The real app on the local host against Azurite; callers are told apart by App Service
-Authentication's X-MS-CLIENT-PRINCIPAL header, as the platform sets it.
+Authentication's X-MS-CLIENT-PRINCIPAL header, as the platform sets it. Every call carries the
+host's function key: without it the host refuses the call before any principal is looked at.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from azure.data.tables import TableServiceClient
 from devhost.azurite import Azurite
 from devhost.host import DevHost
 from shared.settings import ANALYSES_TABLE
-from tests.app_env import app_settings
+from tests.app_env import APP, app_settings, key_header
 from tests.e2e.conftest import StorageCounts
 from tests.e2e.test_analysis_http import MANAGEMENT_MARKERS
 
@@ -34,19 +35,22 @@ QUOTA = 5
 
 @pytest.fixture(scope="module")
 def easy_host(azurite: Azurite, app_root: Path) -> Iterator[DevHost]:
-    import function_app
-
     with pytest.MonkeyPatch.context() as patch:
         with app_settings(
             patch, azurite.connection_string, AUTH_MODE="easyauth", ANALYSES_PER_HOUR=str(QUOTA)
         ):
-            with DevHost(function_app.app, root=app_root, port=0) as running:
+            with DevHost(APP, root=app_root, port=0) as running:
                 yield running
 
 
 def as_owner(oid: str, claim: str = OID_CLAIM) -> dict[str, str]:
     principal = {"auth_typ": "aad", "claims": [{"typ": claim, "val": oid}]}
     return {"X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps(principal).encode()).decode()}
+
+
+def keyed_as(host: DevHost, headers: dict[str, str]) -> dict[str, str]:
+    """`headers` plus the host's function key."""
+    return {**headers, **key_header(host)}
 
 
 def new_owner() -> dict[str, str]:
@@ -73,7 +77,7 @@ def job_rows(azurite: Azurite, owner: dict[str, str]) -> list[str]:
 
 def test_another_owner_gets_exactly_the_unknown_id_answers(easy_host: DevHost) -> None:
     api = f"{easy_host.base_url}/api/analyses"
-    a, b = new_owner(), new_owner()
+    a, b = keyed_as(easy_host, new_owner()), keyed_as(easy_host, new_owner())
     done = requests.post(api, json={"ticker": "BOLA"}, headers=a, timeout=10)
     assert done.status_code == 202, done.text
     done_id = done.json()["id"]
@@ -150,21 +154,29 @@ def test_without_a_principal_every_route_answers_401(
     api = f"{easy_host.base_url}/api/analyses"
     some_id = uuid.uuid4().hex
     before = counts.snapshot()
-    responses = [
-        requests.post(api, json={"ticker": "AAPL"}, headers=headers, timeout=10),
-        requests.get(api, params={"ticker": "AAPL"}, headers=headers, timeout=10),
-        requests.get(f"{api}/{some_id}", headers=headers, timeout=10),
-        requests.get(f"{api}/{some_id}/report", headers=headers, timeout=10),
-        requests.get(f"{api}/{some_id}/report?link=sas", headers=headers, timeout=10),
-        requests.delete(f"{api}/{some_id}", headers=headers, timeout=10),
-    ]
-    for response in responses:
+
+    def every_route(headers: dict[str, str]) -> list[requests.Response]:
+        return [
+            requests.post(api, json={"ticker": "AAPL"}, headers=headers, timeout=10),
+            requests.get(api, params={"ticker": "AAPL"}, headers=headers, timeout=10),
+            requests.get(f"{api}/{some_id}", headers=headers, timeout=10),
+            requests.get(f"{api}/{some_id}/report", headers=headers, timeout=10),
+            requests.get(f"{api}/{some_id}/report?link=sas", headers=headers, timeout=10),
+            requests.delete(f"{api}/{some_id}", headers=headers, timeout=10),
+        ]
+
+    for response in every_route(keyed_as(easy_host, headers)):
         assert response.status_code == 401, response.request.method
         assert response.json()["error"]["code"] == "unauthenticated"
+    # Without the function key the host refuses the call itself: 401, with an empty body.
+    for response in every_route(headers):
+        assert response.status_code == 401 and response.content == b"", response.request.method
     assert counts.snapshot() == before
-    # What needs no owner stays open: health and the API description.
-    assert requests.get(f"{easy_host.base_url}/api/health", timeout=10).status_code == 200
-    assert requests.get(f"{easy_host.base_url}/api/openapi.json", timeout=10).status_code == 200
+    # What needs no owner stays open (to key holders): health and the API description.
+    key = key_header(easy_host)
+    for path in ("/api/health", "/api/openapi.json"):
+        assert requests.get(easy_host.base_url + path, headers=key, timeout=10).status_code == 200
+        assert requests.get(easy_host.base_url + path, timeout=10).status_code == 401
 
 
 def test_the_hourly_quota_is_exact_under_concurrency(
@@ -173,7 +185,7 @@ def test_the_hourly_quota_is_exact_under_concurrency(
     now = datetime.now(UTC)
     if now.minute == 59 and now.second > 50:  # keep the burst inside one clock hour
         time.sleep(61 - now.second)
-    owner = new_owner()
+    owner = keyed_as(easy_host, new_owner())
     api = f"{easy_host.base_url}/api/analyses"
     before = counts.snapshot()
     start = threading.Barrier(20)
@@ -195,7 +207,7 @@ def test_the_hourly_quota_is_exact_under_concurrency(
     assert sorted(k.split("_")[0] for k in rows) == ["job"] * QUOTA + ["quota"]
     assert counts.snapshot()["instances"] == before["instances"] + QUOTA
     # Another owner has a quota of its own.
-    someone = new_owner()
+    someone = keyed_as(easy_host, new_owner())
     other = requests.post(api, json={"ticker": "Q0"}, headers=someone, timeout=10)
     assert other.status_code == 202
     for response, by in [*((r, owner) for r in accepted), (other, someone)]:

@@ -20,6 +20,7 @@ import azure.durable_functions as df
 import pytest
 import requests
 from azure.data.tables import TableClient, UpdateMode
+from azure.durable_functions.models.utils import http_utils
 from azure.storage.blob import BlobLeaseClient, ContainerClient
 
 from devhost import client_binding
@@ -72,6 +73,19 @@ def durable_client(host: DevHost) -> df.DurableOrchestrationClient:
     return df.DurableOrchestrationClient(client_binding.binding_json(urls, host.rpc_base))
 
 
+@pytest.fixture
+def one_loop() -> Iterator[asyncio.Runner]:
+    """The durable SDK keeps one aiohttp session per process, bound to the event loop of its
+    first call (a worker's loop lives as long as its process): a second `asyncio.run` would find
+    that loop closed. So a test's sweeps share one loop, which closes the session before it
+    closes, and the next test starts without one."""
+    with asyncio.Runner() as runner:
+        try:
+            yield runner
+        finally:
+            runner.run(http_utils._close_session())
+
+
 def history_exists(host: DevHost, job_id: str) -> bool:
     answer = requests.get(f"{host.webhook_base}/instances/{job_id}",
                           params={"code": host.system_key}, timeout=10)
@@ -112,7 +126,7 @@ def world(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         answers = {role: submit(host, tickers[role]) for role in roles}
         jobs = {role: Job(a.json()["id"], tickers[role]) for role, a in answers.items()}
         for role, answer in answers.items():
-            assert follow(answer.json()["statusQueryGetUri"])["status"] == "completed", role
+            assert follow(host, answer.json()["statusQueryGetUri"])["status"] == "completed", role
             wait_until(lambda a=answer: durable_status(host, a.json()["id"])["runtimeStatus"]
                        == "Completed", 30, f"{role}'s orchestration to end")
         view = StorageView(azurite.connection_string, HUB)
@@ -122,7 +136,7 @@ def world(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def test_the_sweep_removes_what_is_older_than_retention_and_reports_what_it_cannot(
-    world: World,
+    world: World, one_loop: asyncio.Runner
 ) -> None:
     jobs = world.jobs
     assert get_settings().retention_days == RETENTION_DAYS
@@ -159,7 +173,7 @@ def test_the_sweep_removes_what_is_older_than_retention_and_reports_what_it_cann
     client = RefusingClient(durable_client(world.host), refused={jobs["old_refused"].job_id})
     cutoff = retention_cutoff(datetime.now(UTC), get_settings().retention_days)
     try:
-        report: RetentionReport = asyncio.run(
+        report: RetentionReport = one_loop.run(
             sweep(world.table, world.container, client, cutoff))
     finally:
         lease.break_lease(lease_break_period=0)
@@ -200,7 +214,7 @@ def test_the_sweep_removes_what_is_older_than_retention_and_reports_what_it_cann
     assert report.quota_rows_deleted >= 1
 
     # The next sweep, with nothing in the way, removes what was left.
-    again = asyncio.run(sweep(world.table, world.container, durable_client(world.host), cutoff))
+    again = one_loop.run(sweep(world.table, world.container, durable_client(world.host), cutoff))
     mine = {jobs["old_leased"].job_id, jobs["old_refused"].job_id}
     assert not [f for f in again.failures if f.item in mine]
     for job_id in mine:

@@ -3,6 +3,9 @@
 The expected numbers are computed here, independently, from the same rows: counts by status,
 the oldest running job's age, and over the window the failure rate and the nearest-rank
 p50/p95 of the durations (numpy's `inverted_cdf`, the same definition).
+
+The route is function-level: every call carries a host key, the default function key for an
+owner and the master key for the administrator who also sends the stats admin key.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ import requests
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
 
-from api.stats import admin_key_matches, nearest_rank
+from api.stats import admin_key_matches, nearest_rank, parse_hours
 from devhost.azurite import Azurite
 from devhost.host import DevHost
+from shared.errors import InvalidQuery
 from shared.jobs import job_row
 from shared.models import Job, JobStatus, Stage
 from shared.settings import ANALYSES_TABLE, Settings
@@ -121,6 +125,13 @@ class Seeded:
     def url(self) -> str:
         return f"{self.host.base_url}/api/stats"
 
+    def get(self, headers: dict[str, str], host_key: str | None = None,
+            **params: str) -> requests.Response:
+        """GET /api/stats with `headers` and a host key (the default function key unless
+        another is given)."""
+        key = {"x-functions-key": host_key or self.host.function_key}
+        return requests.get(self.url, params=params, headers={**headers, **key}, timeout=30)
+
     def all_rows(self) -> list[Row]:
         """Every job row in the table, read directly (other tests' rows included)."""
         return [
@@ -158,7 +169,7 @@ def seeded(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def test_each_owner_sees_the_numbers_of_their_own_rows(seeded: Seeded, hours: int | None) -> None:
     params = {} if hours is None else {"hours": str(hours)}
     for owner, rows in seeded.owners.items():
-        answer = requests.get(seeded.url, params=params, headers=principal(owner), timeout=30)
+        answer = seeded.get(principal(owner), **params)
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["scope"] == "owner"
@@ -174,8 +185,8 @@ def test_the_seeded_data_exercises_every_number(seeded: Seeded) -> None:
 
 def test_the_admin_key_sees_every_owner(seeded: Seeded) -> None:
     for headers in ({}, principal(next(iter(seeded.owners)))):
-        answer = requests.get(seeded.url, headers={**headers, "x-stats-admin-key": ADMIN_KEY},
-                              timeout=30)
+        answer = seeded.get({**headers, "x-stats-admin-key": ADMIN_KEY},
+                            host_key=seeded.host.master_key)
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["scope"] == "all"
@@ -187,23 +198,24 @@ def test_the_admin_key_sees_every_owner(seeded: Seeded) -> None:
 @pytest.mark.parametrize("key", ["wrong", ADMIN_KEY + "x", ADMIN_KEY[:-1], ""])
 def test_a_wrong_admin_key_is_forbidden(seeded: Seeded, key: str) -> None:
     owner = next(iter(seeded.owners))
-    answer = requests.get(seeded.url, headers={**principal(owner), "x-stats-admin-key": key},
-                          timeout=30)
+    answer = seeded.get({**principal(owner), "x-stats-admin-key": key})
     assert answer.status_code == 403
     assert answer.json()["error"]["code"] == "forbidden"
     assert ADMIN_KEY not in answer.text
 
 
 def test_without_a_principal_there_is_no_owner(seeded: Seeded) -> None:
-    answer = requests.get(seeded.url, timeout=30)
+    answer = seeded.get({})
     assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthenticated"
+    # Without a host key the host itself refuses, before the app: an empty 401.
+    unkeyed = requests.get(seeded.url, headers=principal(next(iter(seeded.owners))), timeout=30)
+    assert unkeyed.status_code == 401 and unkeyed.content == b""
 
 
-@pytest.mark.parametrize("hours", ["0", "721", "abc", "1.5", "-1", "", " 24"])
+@pytest.mark.parametrize("hours", ["0", "721", "abc", "1.5", "-1", " 24"])
 def test_a_bad_window_is_invalid_query(seeded: Seeded, hours: str) -> None:
     owner = next(iter(seeded.owners))
-    answer = requests.get(seeded.url, params={"hours": hours}, headers=principal(owner),
-                          timeout=30)
+    answer = seeded.get(principal(owner), hours=hours)
     assert answer.status_code == 400
     assert answer.json()["error"] == {
         "code": "invalid_query", "field": "hours",
@@ -211,11 +223,23 @@ def test_a_bad_window_is_invalid_query(seeded: Seeded, hours: str) -> None:
     }
 
 
+def test_an_empty_window_is_refused_by_the_app_and_dropped_by_the_host(seeded: Seeded) -> None:
+    # The app refuses an empty `hours`...
+    with pytest.raises(InvalidQuery) as refused:
+        parse_hours("")
+    assert (refused.value.code, refused.value.field, refused.value.message) == (
+        "invalid_query", "hours", "hours must be a whole number from 1 to 720")
+    # ...but it never gets one: the Functions host leaves a query key without a value out of
+    # the request it hands the Python worker (ToRpcHttp), so `?hours=` is the default window.
+    owner = next(iter(seeded.owners))
+    answer = seeded.get(principal(owner), hours="")
+    assert answer.status_code == 200 and answer.json()["window"]["hours"] == 24
+
+
 def test_the_window_bounds_are_accepted(seeded: Seeded) -> None:
     owner = next(iter(seeded.owners))
     for hours in ("1", "720"):
-        answer = requests.get(seeded.url, params={"hours": hours}, headers=principal(owner),
-                              timeout=30)
+        answer = seeded.get(principal(owner), hours=hours)
         assert answer.status_code == 200 and answer.json()["window"]["hours"] == int(hours)
 
 

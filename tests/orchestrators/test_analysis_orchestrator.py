@@ -1,8 +1,12 @@
-"""The analysis orchestrator through the host's real replay, with scripted activities."""
+"""The analysis orchestrator through the host's real replay, with scripted activities.
+
+The harness app (apps/harness) runs in the host's language-worker processes; each test scripts
+its job's activities and reads their attempts and calls through a `tests.control.Board`.
+"""
 
 from __future__ import annotations
 
-import json
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,23 +19,32 @@ from devhost.azurite import Azurite
 from devhost.host import DevHost
 from shared import names
 from shared.models import AnalysisInput, RetryPolicy
+from tests.control import CONTROL_SETTING, Board
 from tests.devhost.helpers import Api, of_type
-from tests.orchestrators import harness_app as harness
+from tests.orchestrators.scripted import Scripted
 
-HOST_JSON = {
-    "version": "2.0",
-    "extensions": {"durableTask": {"hubName": "AnalysisHarness",
-                                   "maxConcurrentActivityFunctions": 8}},
-}
+HARNESS = "tests.orchestrators.apps.harness.function_app:app"
+HARNESS_DIR = Path(__file__).parent / "apps" / "harness"
 
 
 @pytest.fixture(scope="module")
-def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHost]:
-    root = tmp_path_factory.mktemp("harness")
-    (root / "host.json").write_text(json.dumps(HOST_JSON))
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("harness")
+    shutil.copy(HARNESS_DIR / "host.json", folder / "host.json")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def harness(root: Path) -> Scripted:
+    return Scripted(Board(root / "board"))
+
+
+@pytest.fixture(scope="module")
+def host(azurite: Azurite, root: Path, harness: Scripted) -> Iterator[DevHost]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AzureWebJobsStorage", azurite.connection_string)
-        with DevHost(harness.app, root=root, port=0) as running:
+        patch.setenv(CONTROL_SETTING, str(harness.board.folder))
+        with DevHost(HARNESS, root=root, port=0) as running:
             yield running
 
 
@@ -40,7 +53,9 @@ def api(host: DevHost) -> Api:
     return Api(host.base_url, start_route="/api/start")
 
 
-def run(api: Api, ticker: str = "MSFT", deadline: int = 60, **steps: str) -> tuple[str, dict]:
+def run(
+    api: Api, harness: Scripted, ticker: str = "MSFT", deadline: int = 60, **steps: str
+) -> tuple[str, dict]:
     job_id = uuid.uuid4().hex
     harness.script(job_id, **steps)
     payload = AnalysisInput(
@@ -69,16 +84,16 @@ def scheduled(status: dict[str, Any]) -> list[str]:
     return [e["FunctionName"] for e in ordered]
 
 
-def stages(job_id: str) -> list[str]:
+def stages(harness: Scripted, job_id: str) -> list[str]:
     return [c["stage"] for c in harness.calls(job_id, names.SET_JOB_STAGE)]
 
 
-def test_happy_path(api: Api) -> None:
-    job_id, status = run(api)
+def test_happy_path(api: Api, harness: Scripted) -> None:
+    job_id, status = run(api, harness)
     assert status["runtimeStatus"] == "Completed"
     assert status["output"]["status"] == "completed" and status["output"]["verdict"] == "hold"
     assert status["customStatus"] == {"stage": "completed", "status": "completed"}
-    assert stages(job_id) == ["gathering_evidence", "writing_memo", "persisting"]
+    assert stages(harness, job_id) == ["gathering_evidence", "writing_memo", "persisting"]
     order = scheduled(status)
     assert order.index(names.RUN_QUANT_ANALYST) > order.index(names.FETCH_MARKET_DATA)
     assert order.count(names.FETCH_MARKET_DATA) == 2
@@ -86,42 +101,44 @@ def test_happy_path(api: Api) -> None:
     assert harness.calls(job_id, names.FAIL_JOB) == []
 
 
-def test_quant_does_not_wait_for_news(api: Api) -> None:
-    job_id, status = run(api, news="slow:1.5")
+def test_quant_does_not_wait_for_news(api: Api, harness: Scripted) -> None:
+    job_id, status = run(api, harness, news="slow:1.5")
     assert status["output"]["status"] == "completed"
     events = {e["FunctionName"]: e for e in outcomes(status)}
     quant, news = events[names.RUN_QUANT_ANALYST], events[names.RESEARCH_NEWS]
     assert quant["ScheduledTime"] < news["Timestamp"]  # scheduled before the news came back
 
 
-def test_market_data_failing_fails_the_job_at_gathering_evidence(api: Api) -> None:
-    job_id, status = run(api, subject="fail")
+def test_market_data_failing_fails_the_job_at_gathering_evidence(
+    api: Api, harness: Scripted
+) -> None:
+    job_id, status = run(api, harness, subject="fail")
     assert status["output"]["status"] == "failed"
     error = status["output"]["error"]
     assert error["code"] == "market_data_unavailable" and error["stage"] == "gathering_evidence"
     (failure,) = harness.calls(job_id, names.FAIL_JOB)
     assert failure["error"]["code"] == "market_data_unavailable"
-    assert harness.ATTEMPTS[(job_id, "subject")] == 3  # retried as configured, then given up
+    assert harness.attempts(job_id, "subject") == 3  # retried as configured, then given up
     assert len(of_type(status["historyEvents"], "TaskFailed")) >= 3
     assert names.WRITE_MEMO not in scheduled(status)
 
 
-def test_retry_succeeds_on_attempt_three(api: Api) -> None:
-    job_id, status = run(api, subject="fail_twice")
+def test_retry_succeeds_on_attempt_three(api: Api, harness: Scripted) -> None:
+    job_id, status = run(api, harness, subject="fail_twice")
     assert status["output"]["status"] == "completed"
-    assert harness.ATTEMPTS[(job_id, "subject")] == 3
+    assert harness.attempts(job_id, "subject") == 3
 
 
-def test_retry_exhausted_at_the_strategist(api: Api) -> None:
-    job_id, status = run(api, memo="fail")
+def test_retry_exhausted_at_the_strategist(api: Api, harness: Scripted) -> None:
+    job_id, status = run(api, harness, memo="fail")
     assert status["output"]["error"]["code"] == "llm_failed"
     assert status["output"]["error"]["stage"] == "writing_memo"
-    assert harness.ATTEMPTS[(job_id, "memo")] == 3
-    assert stages(job_id) == ["gathering_evidence", "writing_memo"]
+    assert harness.attempts(job_id, "memo") == 3
+    assert stages(harness, job_id) == ["gathering_evidence", "writing_memo"]
 
 
-def test_news_failing_alone_still_completes_with_the_gap(api: Api) -> None:
-    job_id, status = run(api, news="fail")
+def test_news_failing_alone_still_completes_with_the_gap(api: Api, harness: Scripted) -> None:
+    job_id, status = run(api, harness, news="fail")
     assert status["output"]["status"] == "completed"
     (memo_call,) = harness.calls(job_id, names.WRITE_MEMO)
     assert memo_call["news_artifact"] is None
@@ -130,22 +147,22 @@ def test_news_failing_alone_still_completes_with_the_gap(api: Api) -> None:
     assert persist_call["news_gaps"] == memo_call["news_gaps"]
 
 
-def test_spy_failing_alone_still_completes_with_the_gap(api: Api) -> None:
-    job_id, status = run(api, benchmark="fail")
+def test_spy_failing_alone_still_completes_with_the_gap(api: Api, harness: Scripted) -> None:
+    job_id, status = run(api, harness, benchmark="fail")
     assert status["output"]["status"] == "completed"
     (quant_call,) = harness.calls(job_id, names.RUN_QUANT_ANALYST)
     assert quant_call["benchmark_artifact"] is None
     assert quant_call["benchmark_gaps"][0]["source"] == "benchmark SPY"
 
 
-def test_unknown_ticker_is_not_retried(api: Api) -> None:
-    job_id, status = run(api, ticker="ZZZZ", subject="unknown")
+def test_unknown_ticker_is_not_retried(api: Api, harness: Scripted) -> None:
+    job_id, status = run(api, harness, ticker="ZZZZ", subject="unknown")
     assert status["output"]["error"]["code"] == "unknown_ticker"
-    assert harness.ATTEMPTS[(job_id, "subject")] == 1
+    assert harness.attempts(job_id, "subject") == 1
 
 
-def test_deadline_passed_fails_with_timeout(api: Api) -> None:
-    job_id, status = run(api, deadline=1, memo="slow:3")
+def test_deadline_passed_fails_with_timeout(api: Api, harness: Scripted) -> None:
+    job_id, status = run(api, harness, deadline=1, memo="slow:3")
     assert status["runtimeStatus"] == "Completed"
     assert status["output"]["error"] == {
         "code": "timeout", "message": "the job passed its deadline of 1s", "stage": "writing_memo"
@@ -154,10 +171,8 @@ def test_deadline_passed_fails_with_timeout(api: Api) -> None:
     assert harness.calls(job_id, names.PERSIST_REPORT) == []
 
 
-def test_persist_failing_fails_loudly(api: Api) -> None:
-    job_id, status = run(api, persist="fail")
+def test_persist_failing_fails_loudly(api: Api, harness: Scripted) -> None:
+    job_id, status = run(api, harness, persist="fail")
     assert status["output"]["error"]["code"] == "storage_failed"
     assert status["output"]["error"]["stage"] == "persisting"
 
-
-RECORDED = Path(__file__).parent / "recorded" / "completed_analysis.json"

@@ -1,14 +1,14 @@
 """A function app with the REAL analysis orchestrator and scripted stand-in activities.
 
-Tests script each job's activities (`script(job_id, step="fail")`), so the orchestrator's
-branches run through the host's real replay without touching storage or providers.
+It runs in the host's language-worker processes. Tests script each job's activities through a
+`tests.control.Board` (`Scripted.script(job_id, step="fail")`), so the orchestrator's branches
+run through the host's real replay without touching storage or providers, and read back the
+attempts and calls the activities recorded there.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter
 from typing import Any
 
 import azure.durable_functions as df
@@ -17,23 +17,12 @@ import azure.functions as func
 from orchestrators import analysis
 from shared import names
 from shared.errors import LlmFailed, MarketDataUnavailable, NewsUnavailable, StorageFailed
+from tests.control import Board
+from tests.orchestrators.scripted import Scripted
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(analysis.bp)
 
-
-@app.route(route="start/{instance_id}", methods=["POST"])
-@app.durable_client_input(client_name="client")
-async def start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    instance_id = await client.start_new(
-        names.ANALYSIS_ORCHESTRATOR, req.route_params["instance_id"], req.get_json()
-    )
-    return client.create_check_status_response(req, instance_id)
-
-_lock = threading.Lock()
-SCRIPTS: dict[str, dict[str, str]] = {}
-ATTEMPTS: Counter[tuple[str, str]] = Counter()
-CALLS: list[tuple[str, dict[str, Any]]] = []
 ERRORS = {
     "subject": MarketDataUnavailable("the market data stand-in failed"),
     "benchmark": MarketDataUnavailable("the SPY stand-in failed"),
@@ -44,23 +33,23 @@ ERRORS = {
 }
 
 
-def script(job_id: str, **steps: str) -> None:
-    """steps: subject|benchmark|news|quant|memo|persist = ok|fail|fail_twice|unknown|slow:<s>."""
-    with _lock:
-        SCRIPTS[job_id] = steps
+@app.route(route="start/{instance_id}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    instance_id = await client.start_new(
+        names.ANALYSIS_ORCHESTRATOR, req.route_params["instance_id"], req.get_json()
+    )
+    return client.create_check_status_response(req, instance_id)
 
 
-def calls(job_id: str, activity: str) -> list[dict[str, Any]]:
-    with _lock:
-        return [p for name, p in CALLS if name == activity and p.get("job_id") == job_id]
+def scripted() -> Scripted:
+    return Scripted(Board.from_environment())
 
 
 def _play(step: str, payload: dict[str, Any]) -> str:
-    job_id = payload["job_id"]
-    with _lock:
-        ATTEMPTS[(job_id, step)] += 1
-        attempt = ATTEMPTS[(job_id, step)]
-        behaviour = SCRIPTS.get(job_id, {}).get(step, "ok")
+    shared, job_id = scripted(), payload["job_id"]
+    attempt = shared.attempt(job_id, step)
+    behaviour = shared.behaviour(job_id, step)
     if behaviour.startswith("slow:"):
         time.sleep(float(behaviour.split(":", 1)[1]))
     elif behaviour == "fail" or (behaviour == "fail_twice" and attempt <= 2):
@@ -69,24 +58,23 @@ def _play(step: str, payload: dict[str, Any]) -> str:
 
 
 def _record(activity: str, payload: dict[str, Any]) -> None:
-    with _lock:
-        CALLS.append((activity, payload))
+    scripted().record_call(activity, payload)
 
 
 @app.activity_trigger(input_name="payload", activity=names.SET_JOB_STAGE)
-def set_job_stage(payload: dict[str, Any]) -> dict[str, str]:
+def set_job_stage(payload: dict) -> dict[str, str]:
     _record(names.SET_JOB_STAGE, payload)
     return {"status": payload["status"], "stage": payload["stage"]}
 
 
 @app.activity_trigger(input_name="payload", activity=names.FAIL_JOB)
-def fail_job(payload: dict[str, Any]) -> dict[str, str]:
+def fail_job(payload: dict) -> dict[str, str]:
     _record(names.FAIL_JOB, payload)
     return {"status": "failed", "stage": "failed"}
 
 
 @app.activity_trigger(input_name="payload", activity=names.FETCH_MARKET_DATA)
-def fetch_market_data(payload: dict[str, Any]) -> dict[str, Any]:
+def fetch_market_data(payload: dict) -> dict[str, Any]:
     _record(names.FETCH_MARKET_DATA, payload)
     step = "benchmark" if payload["symbol"] == analysis.BENCHMARK_SYMBOL else "subject"
     if _play(step, payload) == "unknown":
@@ -97,21 +85,21 @@ def fetch_market_data(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.activity_trigger(input_name="payload", activity=names.RESEARCH_NEWS)
-def research_news(payload: dict[str, Any]) -> dict[str, Any]:
+def research_news(payload: dict) -> dict[str, Any]:
     _record(names.RESEARCH_NEWS, payload)
     _play("news", payload)
     return {"provider": "script", "status": "ok", "article_count": 2, "artifact": "work/news"}
 
 
 @app.activity_trigger(input_name="payload", activity=names.RUN_QUANT_ANALYST)
-def run_quant_analyst(payload: dict[str, Any]) -> dict[str, Any]:
+def run_quant_analyst(payload: dict) -> dict[str, Any]:
     _record(names.RUN_QUANT_ANALYST, payload)
     _play("quant", payload)
     return {"outcome": "ok", "completeness_score": 0.9, "missing": [], "artifact": "work/quant"}
 
 
 @app.activity_trigger(input_name="payload", activity=names.WRITE_MEMO)
-def write_memo(payload: dict[str, Any]) -> dict[str, Any]:
+def write_memo(payload: dict) -> dict[str, Any]:
     _record(names.WRITE_MEMO, payload)
     _play("memo", payload)
     return {"verdict": "hold", "confidence": 0.5, "grounding": "not_applicable",
@@ -119,7 +107,7 @@ def write_memo(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.activity_trigger(input_name="payload", activity=names.PERSIST_REPORT)
-def persist_report(payload: dict[str, Any]) -> dict[str, Any]:
+def persist_report(payload: dict) -> dict[str, Any]:
     _record(names.PERSIST_REPORT, payload)
     _play("persist", payload)
     return {"job_status": "completed", "memo_blob": "memo.md", "evidence_blob": "evidence.json",

@@ -85,7 +85,9 @@ def _encode(document: dict[str, Any]) -> bytes:
 
 def _exists(status: RuntimeStatus) -> InstanceExists:
     """DurableTask.AzureStorage's OrchestrationAlreadyExistsException message."""
-    return InstanceExists(f"An Orchestration instance with the status {status.value} already exists.")
+    return InstanceExists(
+        f"An Orchestration instance with the status {status.value} already exists."
+    )
 
 
 def validate_instance_id(instance_id: str) -> None:

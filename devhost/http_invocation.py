@@ -107,9 +107,9 @@ def _body(data: Any) -> tuple[bytes, str | None]:
 
 def _cookie(cookie: Any) -> str:
     parts = [f"{cookie.name}={cookie.value}"]
-    if cookie.HasField("domain"):
+    if cookie.domain.value:
         parts.append(f"Domain={cookie.domain.value}")
-    if cookie.HasField("path"):
+    if cookie.path.value:
         parts.append(f"Path={cookie.path.value}")
     if cookie.HasField("max_age"):
         parts.append(f"Max-Age={int(cookie.max_age.value)}")

@@ -70,8 +70,10 @@ class HttpServer:
         path = request.path
         webhook = _under(path, WEBHOOK_PATH)
         if webhook is not None:
-            if not _matches(_given_key(request), self._keys.extension_keys):
-                return web.Response(status=401)
+            given = _given_key(request)
+            if not _matches(given, self._keys.extension_keys):
+                # A key the host knows that is not the extension's: authenticated, not allowed.
+                return web.Response(status=403 if _matches(given, self._keys.all_keys) else 401)
             return await self._api(request, webhook)
         rpc = _under(path, RPC_PATH)
         if rpc is not None and _loopback(request.remote):
@@ -79,8 +81,9 @@ class HttpServer:
         return await self._app_route(request)
 
     def _authorised(self, function: HttpFunction, request: web.Request) -> bool:
-        """AuthLevel as the host applies it: anonymous needs no key; function takes a function
-        key or the master key; admin only the master key."""
+        """AuthLevel as the host applies it (FunctionInvocationMiddleware, AuthUtility): anonymous
+        needs no key; function takes a function key or the master key (not a system key); admin
+        only the master key. The header wins over `code=`."""
         level = function.auth_level
         if level == "ANONYMOUS":
             return True

@@ -77,7 +77,8 @@ class ActivityOutcome:
 
 def activity_request(function: ActivityFunction, input_json: str | None, client_json: str) -> Any:
     inputs = [_binding(function.input_arg, rpc.TypedData(string=input_json or NULL_JSON))]
-    return _request(function.function_id, inputs + client_bindings(function.client_args, client_json))
+    clients = client_bindings(function.client_args, client_json)
+    return _request(function.function_id, inputs + clients)
 
 
 def activity_outcome(function: ActivityFunction, response: Any) -> ActivityOutcome:

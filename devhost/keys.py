@@ -47,6 +47,10 @@ class HostKeys:
         return self.system_keys[SYSTEM_KEY_NAME]
 
     @property
+    def all_keys(self) -> list[str]:
+        return [self.master, *self.function_keys.values(), *self.system_keys.values()]
+
+    @property
     def extension_keys(self) -> list[str]:
         """What the extension's webhook routes accept: its system key or the master key."""
         return [self.system_key, self.master]

@@ -162,6 +162,18 @@ async def _main(fd: int) -> None:
         logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
+def _die_with_the_host() -> None:
+    """Ask Linux to kill this process when the host dies (PR_SET_PDEATHSIG), as a worker
+    never outlives its host on Azure; elsewhere the end of the pipe stops it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devhost.language_worker")
     parser.add_argument("--fd", type=int, required=True, help="the host's end of the pipe")
@@ -172,8 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("azure").setLevel(max(logging.getLevelName(level), logging.WARNING))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host says when to stop
+    _die_with_the_host()
     asyncio.run(_main(args.fd))
-    return 0
+    # The host is gone: stop now, without waiting for functions still running on the pool.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

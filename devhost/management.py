@@ -30,6 +30,7 @@ from devhost.errors import InstanceExists, InvalidInstanceId, StorageError, Unkn
 from devhost.status import RuntimeStatus, status_payload
 
 RETRY_AFTER_STATUS = "5"
+ALREADY_EXISTS_TYPE = "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
 RETRY_AFTER_CHECK = "10"
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class ManagementApi:
                 {
                     "Message": "Something went wrong while processing your request",
                     "ExceptionMessage": str(exc),
-                    "ExceptionType": "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException",
+                    "ExceptionType": ALREADY_EXISTS_TYPE,
                 },
             )
         except StorageError as exc:

@@ -134,7 +134,10 @@ def parse_schedule(expression: str) -> Schedule:
     if len(parts) in (5, 6):
         if len(parts) == 5:
             parts = ["0", *parts]
-        sets = [_field(p, lo, hi, names, expression) for p, (lo, hi, names) in zip(parts, _FIELDS)]
+        sets = [
+            _field(part, low, high, names, expression)
+            for part, (low, high, names) in zip(parts, _FIELDS, strict=True)
+        ]
         return CronSchedule(expression, *sets)
     constant = _timespan(expression)
     if constant is not None:

@@ -158,7 +158,9 @@ def _result(state: dict[str, Any], error: str | None = None) -> EpisodeResult:
     )
 
 
-async def run_episode(invoke: Invoke, function: OrchestratorFunction, payload: str) -> EpisodeResult:
+async def run_episode(
+    invoke: Invoke, function: OrchestratorFunction, payload: str
+) -> EpisodeResult:
     """Invoke the orchestrator over `payload` (from `context_json`) and read its answer. The SDK
     reports a user error by raising with `$OutOfProcData$:<state>` in the message."""
     response = await invoke(orchestrator_request(function, payload))

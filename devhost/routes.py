@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -71,13 +71,13 @@ def compile_template(text: str) -> Template:
 
 
 @dataclass(frozen=True)
-class _Entry(Generic[T]):
+class _Entry[T]:
     template: Template
     methods: frozenset[str] | None
     target: T
 
 
-class RouteTable(Generic[T]):
+class RouteTable[T]:
     """Routes tried in precedence order; the first whose template and method match wins."""
 
     def __init__(self, prefix: str, routes: Iterable[tuple[str, frozenset[str] | None, T]]):

@@ -44,7 +44,9 @@ class EnumType:
         try:
             return self._values[name]
         except KeyError:
-            raise ValueError(f"Enum {self._enum_name} has no value defined for name {name!r}") from None
+            raise ValueError(
+                f"Enum {self._enum_name} has no value defined for name {name!r}"
+            ) from None
 
     def coerce(self, value: Any) -> int:
         if isinstance(value, str):
@@ -157,7 +159,7 @@ class Field:
                 f"field {name}: {value!r} has type {type(value).__name__}, "
                 f"but expected {self.kind}"
             )
-        return float(value) if self.kind == "double" else value
+        return float(value) if self.kind == "double" else value  # type: ignore[arg-type]
 
 
 def _key(name: str, key: Any) -> str:
@@ -217,12 +219,23 @@ class Message:
             raise ValueError(f'Protocol message has no "{group}" field.')
         return next((n for n in members if n in self._set), None)
 
+    def _present(self) -> dict[str, Any]:
+        """Set fields, less scalars and containers at their default (proto3 has no presence
+        for those, so protobuf's equality ignores them)."""
+        fields = type(self).FIELDS
+        return {
+            name: value
+            for name, value in self._set.items()
+            if fields[name].kind == "message" and not (fields[name].repeated or fields[name].map_of)
+            or value != fields[name].default()
+        }
+
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and all(
-            getattr(self, n) == getattr(other, n) for n in type(self).FIELDS
+        return isinstance(other, Message) and type(other) is type(self) and (
+            self._present() == other._present()
         )
 
-    __hash__ = None  # type: ignore[assignment] - mutable, like protobuf messages
+    __hash__ = None  # type: ignore[assignment]  # mutable, like protobuf messages
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self._set.items())
@@ -235,7 +248,7 @@ class Message:
         object.__setattr__(self, "_set", dict(state))
 
 
-def _message(name: str, fields: dict[str, Field], **enums: EnumType) -> type[Message]:
+def _message(name: str, fields: dict[str, Field], **enums: EnumType) -> Any:
     """A message class; its enums' values are also attributes of the class, as in protobuf."""
     namespace: dict[str, Any] = {"FIELDS": fields, "__module__": __name__, "__qualname__": name}
     for enum_name, enum in enums.items():

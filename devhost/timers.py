@@ -87,7 +87,9 @@ class ScheduleStatus:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScheduleStatus:
-        return cls(_parse(data.get("Last")), _parse(data.get("Next")), _parse(data.get("LastUpdated")))
+        return cls(
+            _parse(data.get("Last")), _parse(data.get("Next")), _parse(data.get("LastUpdated"))
+        )
 
 
 def uses_monitor(function: TimerFunction, schedule: Schedule, now: datetime) -> bool:
@@ -219,7 +221,8 @@ class TimerScheduler:
         self._timers = []
         for function in functions:
             schedule = parse_schedule(resolve_schedule(function.schedule))
-            monitor = _Monitor(blobs, hub, function.name) if uses_monitor(function, schedule, now) else None
+            monitored = uses_monitor(function, schedule, now)
+            monitor = _Monitor(blobs, hub, function.name) if monitored else None
             self._timers.append(_Timer(function, schedule, monitor, invoke, client_json))
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -229,7 +232,8 @@ class TimerScheduler:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         for timer in self._timers:
-            self._tasks.append(loop.create_task(self._guard(timer), name=f"timer {timer.function.name}"))
+            name = f"timer {timer.function.name}"
+            self._tasks.append(loop.create_task(self._guard(timer), name=name))
 
     @staticmethod
     async def _guard(timer: _Timer) -> None:

@@ -6,9 +6,10 @@ processes (`devhost.language_worker`), each with its end of a socket pair. Every
 WorkerInitRequest (the runtime indexes the app while handling it; a function it refuses fails
 the init with the runtime's own message), the first one a FunctionsMetadataRequest (what the
 host learns of the app comes from there: names, ids, raw bindings), and every one a
-FunctionLoadRequest per function. An invocation goes to the least busy worker. A worker that
-exits fails the invocations it held (`WorkerExited`) and is replaced by a new one, initialised
-and loaded the same way.
+FunctionLoadRequest per function. Invocations go to the workers in turn, round robin, as the
+host's RpcFunctionInvocationDispatcherLoadBalancer hands them out. A worker that exits fails the
+invocations it held (`WorkerExited`) and is replaced by a new one, initialised and loaded the
+same way.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class WorkerPool:
         self.metadata: list[Any] = []
         self._channels: list[_Channel] = []
         self._ids = itertools.count(1)
+        self._turn = itertools.count(1)
         self._closing = False
         self._replacing = 0
         self._changed = asyncio.Condition()
@@ -124,7 +126,7 @@ class WorkerPool:
         await asyncio.gather(*(self._load(c) for c in channels))
 
     async def invoke(self, request: Any) -> Any:
-        """Send an InvocationRequest to the least busy worker; its InvocationResponse.
+        """Send an InvocationRequest to the next worker in turn; its InvocationResponse.
         Raises WorkerExited if that worker died first, NoWorkers if none is left."""
         channel = await self._pick()
         reply = await self._request(channel, rpc.StreamingMessage(invocation_request=request))
@@ -184,7 +186,8 @@ class WorkerPool:
     async def _load(self, channel: _Channel) -> None:
         for metadata in self.metadata:
             request = rpc.FunctionLoadRequest(function_id=metadata.function_id, metadata=metadata)
-            reply = await self._request(channel, rpc.StreamingMessage(function_load_request=request))
+            message = rpc.StreamingMessage(function_load_request=request)
+            reply = await self._request(channel, message)
             _check(reply.function_load_response.result, f"load {metadata.name}")
 
     async def _request(self, channel: _Channel, message: Any) -> Any:
@@ -250,7 +253,9 @@ class WorkerPool:
                 if self._closing or not self._replacing:
                     raise NoWorkers("No language worker process is running; see the host's log")
                 await self._changed.wait()
-        return min(self._channels, key=lambda c: len(c.pending))
+        if len(self._channels) == 1:
+            return self._channels[0]
+        return self._channels[next(self._turn) % len(self._channels)]
 
     async def _close(self, channel: _Channel) -> None:
         channel.writer.close()

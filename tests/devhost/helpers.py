@@ -11,7 +11,7 @@ import requests
 T = TypeVar("T")
 
 
-def wait_until(
+def wait_until[T](
     probe: Callable[[], T | None], timeout: float = 20.0, interval: float = 0.02, what: str = ""
 ) -> T:
     """Call `probe` until it returns something truthy; fail after `timeout` seconds."""

@@ -8,7 +8,7 @@ import re
 import requests
 
 from devhost.host import DevHost
-from tests.devhost.apps.basics import function_app as basics
+from tests.control import Board
 from tests.devhost.helpers import Api, types, wait_until
 
 FIELDS = {
@@ -61,7 +61,7 @@ def test_status_of_a_completed_instance(api: Api, basics_host: DevHost) -> None:
     assert api.status(links, showInput="false").json()["input"] is None
 
 
-def test_status_of_a_running_instance(api: Api, basics_host: DevHost) -> None:
+def test_status_of_a_running_instance(api: Api, basics_host: DevHost, board: Board) -> None:
     links = api.start("with_status")
     try:
         api.wait_status(links, lambda s: s["runtimeStatus"] == "Running")
@@ -79,7 +79,7 @@ def test_status_of_a_running_instance(api: Api, basics_host: DevHost) -> None:
         assert types(history) == ["ExecutionStarted", "TaskScheduled"]  # not completed yet
         assert history[1]["Name"] == "wait_gate"
     finally:
-        basics.gate(links["id"]).set()
+        board.open_gate(links["id"])
     assert api.wait_done(links)["runtimeStatus"] == "Completed"
 
 
@@ -129,11 +129,19 @@ def test_requests_without_the_system_key_are_refused(api: Api, basics_host: DevH
         headers={"x-functions-key": basics_host.system_key},
     )
     assert keyed.status_code == 200
+    # The master key opens the extension's webhooks too; a function key is known but not
+    # allowed there (403), as the host's SystemKeyAuthLevel policy answers.
+    master = requests.get(instance_url(basics_host, links["id"], basics_host.master_key))
+    assert master.status_code == 200
+    function = requests.get(instance_url(basics_host, links["id"], basics_host.function_key))
+    assert function.status_code == 403
     # The local RPC base, like the extension's loopback listener, takes no key.
     assert requests.get(f"{basics_host.rpc_base}instances/{links['id']}").status_code == 200
 
 
-def test_terminate_answers_202_then_410_and_404_for_unknown(api: Api, basics_host: DevHost) -> None:
+def test_terminate_answers_202_then_410_and_404_for_unknown(
+    api: Api, basics_host: DevHost, board: Board
+) -> None:
     links = api.start("waits_forever")
     try:
         api.wait_status(links, lambda s: s["runtimeStatus"] == "Running")
@@ -152,7 +160,7 @@ def test_terminate_answers_202_then_410_and_404_for_unknown(api: Api, basics_hos
         ]
         assert requests.post(url, timeout=10).status_code == 410
     finally:
-        basics.gate(links["id"]).set()
+        board.open_gate(links["id"])
     unknown = instance_url(basics_host, "no-such-id") + f"/terminate?code={basics_host.system_key}"
     assert requests.post(unknown, timeout=10).status_code == 404
 
@@ -168,15 +176,29 @@ def test_purge_answers_200_then_404(api: Api, basics_host: DevHost) -> None:
     assert requests.delete(links["purgeHistoryDeleteUri"], timeout=10).status_code == 404
 
 
-def test_purge_of_a_running_instance_is_refused(api: Api) -> None:
+def test_purge_of_a_running_instance_deletes_it(
+    api: Api, basics_host: DevHost, board: Board
+) -> None:
+    """As the extension does: HttpApiHandler.HandleDeleteHistoryByIdRequestAsync checks only that
+    the instance exists, then purges (src/WebJobs.Extensions.DurableTask/HttpApiHandler.cs
+    L554-567 at v2.13.7, commit a7c6d69; the same lines on the v3.x branch), and the Azure
+    Storage provider's single-instance purge checks no status (DurableTask.AzureStorage
+    AzureTableTrackingStore.PurgeInstanceHistoryAsync)."""
     links = api.start("waits_forever")
-    try:
-        api.wait_status(links, lambda s: s["runtimeStatus"] == "Running")
-        assert requests.delete(links["purgeHistoryDeleteUri"], timeout=10).status_code == 412
-    finally:
-        basics.gate(links["id"]).set()
-    assert api.wait_done(links)["runtimeStatus"] == "Completed"
-    wait_until(lambda: requests.delete(links["purgeHistoryDeleteUri"]).status_code == 200)
+    api.wait_status(links, lambda s: s["runtimeStatus"] == "Running")
+    wait_until(lambda: board.get(f"waiting-{links['id']}"), what="the activity to start")
+    dropped = basics_host.stats()["late_completions_dropped"]
+
+    purged = requests.delete(links["purgeHistoryDeleteUri"], timeout=10)
+    assert purged.status_code == 200
+    assert purged.json() == {"instancesDeleted": 1}
+    assert requests.get(links["statusQueryGetUri"], timeout=10).status_code == 404
+
+    board.open_gate(links["id"])  # the activity now finishes, for an instance that is gone
+    wait_until(lambda: board.get(f"finished-{links['id']}"), what="the activity to finish")
+    wait_until(lambda: basics_host.stats()["late_completions_dropped"] == dropped + 1)
+    assert requests.get(links["statusQueryGetUri"], timeout=10).status_code == 404
+    assert requests.delete(links["purgeHistoryDeleteUri"], timeout=10).status_code == 404
 
 
 def test_start_through_the_webhook_and_bad_requests(basics_host: DevHost) -> None:

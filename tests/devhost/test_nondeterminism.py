@@ -10,16 +10,17 @@ import pytest
 
 from devhost.azurite import Azurite
 from devhost.host import DevHost
-from tests.devhost.apps.nondeterministic import function_app as clocks
 from tests.devhost.conftest import APPS, app_root, running_host
 from tests.devhost.helpers import Api, of_type, types
+
+CLOCKS = "tests.devhost.apps.nondeterministic.function_app:app"
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> Iterator[Api]:
     root: Path = app_root(tmp_path_factory.mktemp("clocks"), APPS / "nondeterministic")
     host: DevHost
-    with running_host(clocks.app, root, azurite) as host:
+    with running_host(CLOCKS, root, azurite) as host:
         yield Api(host.base_url)
 
 

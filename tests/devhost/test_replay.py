@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from devhost.replay import Action, find_divergence, flatten
+import json
+
+from devhost.replay import Action, context_json, find_divergence, flatten
 
 CALL = 0
 TIMER = 5
@@ -66,3 +68,23 @@ def test_divergences_name_the_action() -> None:
         "Non-deterministic orchestrator: action #2 was CallActivity 'b' with input \"y\" in "
         "history, replay produced no action #2"
     )
+
+
+def test_the_context_carries_what_the_extension_sends() -> None:
+    """OrchestrationTriggerAttributeBindingProvider.OrchestrationContextToString (2.13.7, v3.x):
+    schema V2 and V3 as numbers, Azure Storage's timer limits as TimeSpans, the input as JSON,
+    and isReplaying true on every episode after the first."""
+    first = json.loads(context_json("id-1", [], '{"a": 1}', replaying=False))
+    assert first == {
+        "history": [],
+        "input": {"a": 1},
+        "instanceId": "id-1",
+        "isReplaying": False,
+        "parentInstanceId": None,
+        "upperSchemaVersion": 1,
+        "upperSchemaVersionNew": 2,
+        "maximumShortTimerDuration": "6.00:00:00",
+        "longRunningTimerIntervalDuration": "3.00:00:00",
+        "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
+    }
+    assert json.loads(context_json("id-1", [], None, replaying=True))["isReplaying"] is True

@@ -1,5 +1,7 @@
-"""Starting an instance with a chosen id: one conditional write when the id is free, 409 while
-an instance with that id runs, a finished one replaced, and never a 202 without a checkpoint."""
+"""Starting an instance with a chosen id: one conditional write when the id is free, refused
+while an instance with that id runs (500 with OrchestrationAlreadyExistsException, as the
+extension answers: HttpApiHandler catches only JSON errors in the start handler, 2.13.7 and
+v3.x, L446-449), a finished one replaced, and never a 202 without a checkpoint."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ from azure.core.exceptions import ServiceRequestError
 
 from devhost.host import DevHost
 from devhost.store import CheckpointStore
-from tests.devhost.apps.basics import function_app as basics
+from tests.control import Board
 from tests.devhost.helpers import Api
+
+ALREADY_EXISTS = "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
 
 
 def start(host: DevHost, name: str, instance_id: str, payload: Any = None) -> requests.Response:
@@ -26,16 +30,24 @@ def start(host: DevHost, name: str, instance_id: str, payload: Any = None) -> re
     )
 
 
-def test_a_running_id_is_refused_and_a_finished_one_is_replaced(basics_host: DevHost) -> None:
+def test_a_running_id_is_refused_and_a_finished_one_is_replaced(
+    basics_host: DevHost, board: Board
+) -> None:
     api = Api(basics_host.base_url)
     first = start(basics_host, "waits_forever", "reuse-1")
     assert first.status_code == 202
     try:
         again = start(basics_host, "sequence", "reuse-1", ["x"])
-        assert again.status_code == 409
-        assert "reuse-1" in again.json()["Message"]
+        assert again.status_code == 500
+        body = again.json()
+        assert body["Message"] == "Something went wrong while processing your request"
+        assert body["ExceptionType"] == ALREADY_EXISTS
+        assert body["ExceptionMessage"] in {
+            f"An Orchestration instance with the status {status} already exists."
+            for status in ("Pending", "Running")
+        }
     finally:
-        basics.gate("reuse-1").set()
+        board.open_gate("reuse-1")
     assert api.wait_done(first.json())["runtimeStatus"] == "Completed"
 
     replaced = start(basics_host, "sequence", "reuse-1", ["y"])
@@ -44,7 +56,9 @@ def test_a_running_id_is_refused_and_a_finished_one_is_replaced(basics_host: Dev
     assert (done["name"], done["output"]) == ("sequence", ["Y"])
 
 
-def test_racing_starts_of_one_new_id_make_one_instance(basics_host: DevHost) -> None:
+def test_racing_starts_of_one_new_id_make_one_instance(
+    basics_host: DevHost, board: Board
+) -> None:
     racers = 8
     barrier = threading.Barrier(racers)
 
@@ -56,9 +70,11 @@ def test_racing_starts_of_one_new_id_make_one_instance(basics_host: DevHost) -> 
         with ThreadPoolExecutor(racers) as pool:
             answers = list(pool.map(one, range(racers)))
     finally:
-        basics.gate("race-1").set()
+        board.open_gate("race-1")
     codes = sorted(a.status_code for a in answers)
-    assert codes == [202] + [409] * (racers - 1)
+    assert codes == [202] + [500] * (racers - 1)
+    refused = [a.json()["ExceptionType"] for a in answers if a.status_code == 500]
+    assert refused == [ALREADY_EXISTS] * (racers - 1)
     winner = next(a for a in answers if a.status_code == 202).json()
     done = Api(basics_host.base_url).wait_done(winner)
     assert done["output"] == "released"

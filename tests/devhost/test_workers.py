@@ -1,24 +1,23 @@
-"""Activities in worker processes: where they run, how many at once, and what a dead worker does."""
+"""The language-worker processes: where functions run, how many activities at once, what a
+dead worker does, and that workers never outlive their host."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
-from devhost.activity_processes import ActivityProcesses
 from devhost.azurite import Azurite
-from devhost.errors import ConfigError, DevHostError
+from devhost.errors import AppRefused, ConfigError
 from devhost.host import DevHost
-from tests.devhost.apps.processes import function_app as processes
 from tests.devhost.conftest import APPS, app_root, running_host
 from tests.devhost.helpers import Api, wait_until
 
-APP_REF = "tests.devhost.apps.processes.function_app:app"
+APP = "tests.devhost.apps.processes.function_app:app"
 SETTINGS = {"DEVHOST_TEST_SETTING": "from local.settings.json"}
 
 
@@ -29,14 +28,16 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def host(root: Path, azurite: Azurite) -> Iterator[DevHost]:
-    with running_host(
-        processes.app, root, azurite, activity_processes=2, app_ref=APP_REF
-    ) as started:
+    with running_host(APP, root, azurite, worker_processes=2) as started:
         yield started
 
 
 def _most_at_once(runs: list[dict[str, Any]]) -> int:
     return max(sum(1 for r in runs if r["started"] <= s["started"] < r["ended"]) for s in runs)
+
+
+def _children() -> set[int]:
+    return {child.pid for child in psutil.Process().children(recursive=True)}
 
 
 def test_activities_run_in_the_workers_at_most_the_configured_number_at_once(
@@ -60,35 +61,79 @@ def test_a_dead_worker_fails_its_call_and_is_replaced(host: DevHost) -> None:
     done = api.wait_done(api.start("survive"), timeout=60)
     assert done["runtimeStatus"] == "Completed", done
     died, failed, after_death = done["output"]
-    assert "activity worker process exited (exit code 3)" in died["failed"]
-    assert "ValueError: this activity always fails" in failed["failed"]
+    assert "language worker process exited (exit code 3)" in died["failed"]
+    assert "Activity function 'fail' failed:  ValueError: this activity always fails" in (
+        failed["failed"]
+    )
     assert after_death["pid"] in before  # the survivor ran it while the replacement started
     wait_until(lambda: len(host.worker_pids) == 2, what="a new worker")
     assert len(before - set(host.worker_pids)) == 1
 
 
-def _children() -> set[int]:
-    return {child.pid for child in multiprocessing.active_children() if child.pid}
-
-
 def test_workers_stop_with_the_host(root: Path, azurite: Azurite) -> None:
     others = _children()
-    with running_host(
-        processes.app, root, azurite, activity_processes=1, app_ref=APP_REF
-    ) as started:
+    with running_host(APP, root, azurite, hub_name="DevhostWorkersStop") as started:
         (pid,) = started.worker_pids
-        assert _children() - others == {pid}
-    assert _children() - others == set()
+        assert pid in _children() - others
+    wait_until(lambda: not (_children() - others), what="the worker to exit")
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-def test_worker_processes_need_the_app_reference(root: Path) -> None:
-    with pytest.raises(ConfigError, match="app_ref"):
-        DevHost(processes.app, root=root, activity_processes=2)
+def test_the_worker_count_comes_from_the_setting_when_no_flag_is_given(
+    root: Path, azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FUNCTIONS_WORKER_PROCESS_COUNT", "2")
+    with running_host(APP, root, azurite, hub_name="DevhostWorkerCount") as started:
+        assert len(started.worker_pids) == 2
+    monkeypatch.setenv("FUNCTIONS_WORKER_PROCESS_COUNT", "none")
+    with pytest.raises(ConfigError, match="FUNCTIONS_WORKER_PROCESS_COUNT must be a number"):
+        with running_host(APP, root, azurite, hub_name="DevhostWorkerCount"):
+            pass
 
 
-def test_a_worker_that_cannot_import_the_app_stops_the_start(root: Path) -> None:
+def test_an_app_the_worker_cannot_import_stops_the_start(
+    tmp_path: Path, azurite: Azurite
+) -> None:
+    app_dir = tmp_path / "broken"
+    app_dir.mkdir()
+    (app_dir / "function_app.py").write_text("import no_such_module_anywhere\n")
+    (app_dir / "host.json").write_text('{"version": "2.0"}')
     others = _children()
-    workers = ActivityProcesses("tests.devhost.apps.no_such_module:app", root, 2, 3)
-    with pytest.raises(DevHostError, match="did not start: ConfigError: cannot import"):
-        workers.start()
+    with pytest.raises(AppRefused, match="No module named 'no_such_module_anywhere'"):
+        with running_host("function_app:app", app_dir, azurite):
+            pass
     assert _children() - others == set()
+
+
+def test_the_attribute_must_name_the_app_the_runtime_indexed(
+    root: Path, azurite: Azurite
+) -> None:
+    with pytest.raises(AppRefused, match="function_app.py has no function app named other"):
+        with running_host(APP.replace(":app", ":other"), root, azurite):
+            pass
+
+
+def test_a_worker_does_not_outlive_a_killed_host(tmp_path: Path, azurite: Azurite) -> None:
+    """SIGKILL to a `devhost serve` process: its workers go with it (PR_SET_PDEATHSIG), as a
+    worker never runs on without its host."""
+    import subprocess
+    import sys
+
+    root = app_root(tmp_path / "killed", APPS / "processes", SETTINGS)
+    env = {**os.environ, "AzureWebJobsStorage": azurite.connection_string}
+    host = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "serve", "--app", APP, "--root", str(root),
+         "--port", "0", "--worker-processes", "2", "--log-level", "WARNING"],
+        env=env, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert host.stdout is not None
+        for line in host.stdout:
+            if "language worker process(es)" in line:
+                break
+        workers = [c.pid for c in psutil.Process(host.pid).children()]
+        assert len(workers) == 2
+    finally:
+        host.kill()
+        host.wait(10)
+    wait_until(lambda: not any(psutil.pid_exists(p) for p in workers), what="workers to exit")

@@ -6,6 +6,7 @@ It runs in the host's language-worker processes; the tests steer and observe its
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
@@ -26,6 +27,12 @@ GATE_TIMEOUT = 30.0
 
 def board() -> Board:
     return Board.from_environment()
+
+
+def caller_modules() -> dict[str, Any]:
+    """Who called this function: the modules on the stack, and the process."""
+    names = [frame.frame.f_globals.get("__name__", "?") for frame in inspect.stack()]
+    return {"pid": os.getpid(), "modules": sorted(set(names))}
 
 
 # ---- HTTP: the durable client binding in use ------------------------------------------------
@@ -94,9 +101,20 @@ async def echo(req: func.HttpRequest, context: func.Context) -> func.HttpRespons
         "method": req.method,
         "params": dict(req.params),
         "header": req.headers.get("x-probe"),
+        "headers": dict(req.headers),
         "body": req.get_body().decode(),
     }
     return func.HttpResponse(json.dumps(body), status_code=201, mimetype="application/json")
+
+
+@app.route(route="stack", methods=["GET"])
+def http_stack(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(caller_modules()), mimetype="application/json")
+
+
+@app.route(route="nothing", methods=["GET"])
+def nothing(req: func.HttpRequest):  # type: ignore[no-untyped-def] - the runtime refuses "-> None" on an http output
+    return None
 
 
 # ---- orchestrators ---------------------------------------------------------------------------
@@ -254,7 +272,37 @@ def structured_output(context: df.DurableOrchestrationContext) -> Any:
     }
 
 
+@app.orchestration_trigger(context_name="context")
+def stacks(context: df.DurableOrchestrationContext) -> Any:
+    activity = yield context.call_activity("activity_stack", None)
+    return {"orchestrator": caller_modules(), "activity": activity}
+
+
+@app.orchestration_trigger(context_name="context")
+def replay_flags(context: df.DurableOrchestrationContext) -> Any:
+    """`is_replaying` before each step: the last episode replays the first two."""
+    flags = [context.is_replaying]
+    yield context.call_activity("shout", "one")
+    flags.append(context.is_replaying)
+    yield context.call_activity("shout", "two")
+    flags.append(context.is_replaying)
+    return flags
+
+
+@app.orchestration_trigger(context_name="context")
+def long_sleeper(context: df.DurableOrchestrationContext) -> Any:
+    """A timer further out than the Azure Storage provider's 6-day limit."""
+    yield context.create_timer(context.current_utc_datetime + timedelta(days=context.get_input()))
+    return "woke"
+
+
 # ---- activities ------------------------------------------------------------------------------
+
+
+@app.activity_trigger(input_name="unused")
+def activity_stack(unused: str) -> dict:
+    return caller_modules()
+
 
 
 @app.activity_trigger(input_name="word")

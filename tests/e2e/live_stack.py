@@ -1,15 +1,15 @@
 """The live providers' stand-ins for end-to-end runs: Yahoo data, model writers, job helpers.
 
 - Yahoo: `add_stock` serves a symbol through `FakeYahoo` from the AAPL fixtures, renamed, with
-  daily closes of our choosing. `YahooSwitch` is the session factory the in-process yfinance
-  provider is given (see `tests/e2e/test_live_providers.py`): every fetch gets a fresh session
-  on whichever `FakeYahoo` the current test installed.
+  daily closes of our choosing. The app's workers reach whichever `FakeYahoo` the current test
+  installed through `tests/e2e/yahoo_switch.py`.
 - Model: `grounded_writer` answers like a model that follows the prompts' rules. It reads the
   metrics block of the user message it receives, quotes values exactly as shown, cites only ids
   that have a value (and the article ids in the fences), and keeps its confidence under the
   completeness score it was given. `gullible_writer` is the same model, except that it obeys an
   instruction hidden in a news article.
-- Jobs: `analyze` submits a ticker over HTTP, follows the job to its end and reads the report.
+- Jobs: `analyze` submits a ticker over HTTP (with the function key), follows the job to its
+  end and reads the report.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import requests
-
 from devhost.host import DevHost
+from tests.app_env import keyed
 from tests.e2e.test_analysis_http import follow
 from tests.standins.openai_server import OpenAIStandIn, Received, Reply
 from tests.standins.yahoo_transport import FakeYahoo, chart_body, fixture
@@ -79,16 +78,6 @@ def add_stock(
 
 def add_benchmark(yahoo: FakeYahoo) -> None:
     add_stock(yahoo, BENCHMARK, list(walk(300, base=450.0, swing=30.0, period=25.0)))
-
-
-class YahooSwitch:
-    """The Yahoo session factory handed to the app: a new session on the current fake."""
-
-    def __init__(self) -> None:
-        self.fake = FakeYahoo()
-
-    def __call__(self, timeout: float) -> requests.Session:
-        return self.fake.session()
 
 
 # -- the model ----------------------------------------------------------------------------------
@@ -176,11 +165,12 @@ def model_requests(server: OpenAIStandIn, ticker: str) -> list[Received]:
 
 def analyze(host: DevHost, ticker: str, timeout: float = 30) -> tuple[dict[str, Any], str]:
     """POST a ticker, poll statusQueryGetUri until the job ends; (job, memo or "")."""
-    answer = requests.post(f"{host.base_url}/api/analyses", json={"ticker": ticker}, timeout=10)
+    api = keyed(host)
+    answer = api.post(f"{host.base_url}/api/analyses", json={"ticker": ticker}, timeout=10)
     assert answer.status_code == 202, answer.text
     body = answer.json()
-    job, _ = follow(body["statusQueryGetUri"], timeout)
-    report = requests.get(body["reportUri"], timeout=10)
+    job, _ = follow(host, body["statusQueryGetUri"], timeout)
+    report = api.get(body["reportUri"], timeout=10)
     return job, report.text if report.status_code == 200 else ""
 
 

@@ -1,8 +1,10 @@
 """Live evidence and real agents, end to end: the app on the local host over HTTP, Azurite, and
 the three live providers through their real client libraries against local stand-ins.
 
-- market data: MARKET_DATA_PROVIDER=yfinance, yfinance's own request and parsing code on a
-  requests session whose transport is `FakeYahoo` (the session factory is the boundary);
+- market data: MARKET_DATA_PROVIDER=yfinance, yfinance's own request and parsing code, in the
+  host's workers, on a requests session that reaches the test's `FakeYahoo` (the session factory
+  is the boundary, switched in the workers by the wrapper app tests/e2e/apps/live; see
+  tests/e2e/yahoo_switch.py);
 - news: NEWS_PROVIDER=firecrawl, firecrawl-py against the Firecrawl stand-in on 127.0.0.1;
 - the two agents: LLM_PROVIDER=openai, the openai client against the OpenAI stand-in.
 
@@ -30,12 +32,12 @@ from shared.llm.prompts import QUANT_SYSTEM_PROMPT, STRATEGIST_SYSTEM_PROMPT
 from shared.market.yfinance_provider import YFinanceMarketData
 from shared.settings import REPORTS_CONTAINER
 from tests.app_env import app_folder, app_settings
+from tests.control import CONTROL_SETTING, Board
 from tests.e2e.live_stack import (
     BENCHMARK,
     INJECTION,
     MODEL,
     Shown,
-    YahooSwitch,
     add_benchmark,
     add_stock,
     analyze,
@@ -47,6 +49,7 @@ from tests.e2e.live_stack import (
     section,
     walk,
 )
+from tests.e2e.yahoo_switch import RELAY_SETTING, YahooSwitch, switched_session
 from tests.standins.firecrawl_server import FirecrawlStandIn, document
 from tests.standins.openai_server import OpenAIStandIn, Received, Reply, openai_standin
 from tests.standins.yahoo_transport import FakeYahoo, isolate_yfinance
@@ -56,6 +59,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:DeprecationW
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB = "StockMemoLive"
+LIVE_APP = "tests.e2e.apps.live.function_app:app"
 MAX_ATTEMPTS = 3
 FIRECRAWL_KEY = "fc-standin-not-a-secret"
 ARTICLES = (
@@ -90,13 +94,9 @@ def firecrawl() -> Iterator[FirecrawlStandIn]:
 
 
 @pytest.fixture(scope="module")
-def yahoo_switch() -> Iterator[YahooSwitch]:
-    """The in-process yfinance provider gets its session from `shared_session(timeout)`, looked
-    up in the provider's module; here that factory hands out sessions on the test's FakeYahoo."""
-    switch = YahooSwitch()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("shared.market.yfinance_provider.shared_session", switch)
-        patch.setattr("shared.news.yfinance_news.shared_session", switch)
+def yahoo_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[YahooSwitch]:
+    """The relay to the test's current FakeYahoo; the workers' yfinance sessions end there."""
+    with YahooSwitch(Board(tmp_path_factory.mktemp("live-board"))) as switch:
         yield switch
 
 
@@ -119,6 +119,8 @@ def live_env(
         "LLM_TIMEOUT_SECONDS": "1",
         "ACTIVITY_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
         "ACTIVITY_RETRY_FIRST_MS": "20",
+        RELAY_SETTING: yahoo_switch.url,
+        CONTROL_SETTING: str(yahoo_switch.board.folder),
     }
     with pytest.MonkeyPatch.context() as patch:
         with app_settings(patch, azurite.connection_string, **settings):
@@ -129,20 +131,27 @@ def live_env(
 
 @pytest.fixture(scope="module")
 def live_host(live_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHost]:
-    import function_app
-
     root = app_folder(tmp_path_factory.mktemp("live-app"), HUB)
-    with DevHost(function_app.app, root=root, port=0) as running:
+    with DevHost(LIVE_APP, root=root, port=0) as running:
         yield running
 
 
 @pytest.fixture
 def yahoo(yahoo_switch: YahooSwitch, tmp_path_factory: pytest.TempPathFactory) -> FakeYahoo:
-    """A fresh Yahoo serving SPY, installed behind the app's session factory."""
+    """A fresh Yahoo serving SPY, installed behind the app's session factory; yfinance starts
+    fresh, in the workers (at their next session) and in this process (for the probes)."""
     isolate_yfinance(Path(tmp_path_factory.getbasetemp()) / "yfinance-cache")
-    yahoo_switch.fake = FakeYahoo()
-    add_benchmark(yahoo_switch.fake)
-    return yahoo_switch.fake
+    fake = FakeYahoo()
+    add_benchmark(fake)
+    yahoo_switch.use(fake)
+    return fake
+
+
+@pytest.fixture
+def switched_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers' session factory in this process too, for a test that runs activities here."""
+    monkeypatch.setattr("shared.market.yfinance_provider.shared_session", switched_session)
+    monkeypatch.setattr("shared.news.yfinance_news.shared_session", switched_session)
 
 
 @pytest.fixture
@@ -358,7 +367,7 @@ def test_nan_fields_empty_history_and_no_news_are_stated_gaps_never_nan(
 
 
 def test_the_quant_activity_run_twice_calls_the_model_once(
-    live_env: None, azurite: Azurite, yahoo: FakeYahoo, llm: OpenAIStandIn
+    live_env: None, switched_here: None, azurite: Azurite, yahoo: FakeYahoo, llm: OpenAIStandIn
 ) -> None:
     ticker, job_id = "TWICE", "0123456789abcdef0123456789abcd01"
     add_stock(yahoo, ticker)

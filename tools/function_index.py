@@ -74,7 +74,8 @@ async def _metadata(directory: Path) -> list[Any]:
 
 def current_index(directory: Path = ROOT) -> list[dict[str, Any]]:
     """Every function the runtime indexed, sorted by name (once per process)."""
-    return sorted((_describe(m) for m in asyncio.run(_metadata(directory))), key=lambda f: f["name"])
+    described = [_describe(metadata) for metadata in asyncio.run(_metadata(directory))]
+    return sorted(described, key=lambda f: f["name"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,11 @@
-"""Operations tests: OpenTelemetry captured in memory for the whole test process.
+"""Operations tests: OpenTelemetry captured in memory in the test process.
 
-The in-memory providers are installed as the *global* ones, as the Functions worker installs
-Azure Monitor's, before the app runs; the app's code only asks the global API for a tracer and
-a meter, so what it records lands here. A process can set them once, so this is session-wide.
+The app behind a host runs in the host's worker processes and is captured there (the wrapper
+app tests/ops/apps/telemetry, read with tests.ops.worker_telemetry). What runs in the test
+process lands in these in-memory providers: the app's functions a test calls directly, and the
+host's own log records. They are installed as the *global* ones, as the Functions worker
+installs Azure Monitor's, before the app runs; the app's code only asks the global API for a
+tracer and a meter. A process can set them once, so this is session-wide.
 """
 
 from __future__ import annotations
@@ -29,8 +32,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
-# (metric name, sorted attribute items) -> a counter's sum or a histogram's count
-Points = dict[tuple[str, tuple[tuple[str, Any], ...]], float]
+from tests.ops.otel_capture import Points, points_of
 
 
 @dataclass
@@ -41,15 +43,7 @@ class Captured:
 
     def points(self) -> Points:
         """Every metric point so far (cumulative): sums of counters, counts of histograms."""
-        found: Points = {}
-        data = self.reader.get_metrics_data()
-        for resource in data.resource_metrics if data else []:
-            for scope in resource.scope_metrics:
-                for metric in scope.metrics:
-                    for point in metric.data.data_points:
-                        key = (metric.name, tuple(sorted(point.attributes.items())))
-                        found[key] = float(getattr(point, "value", getattr(point, "count", 0)))
-        return found
+        return points_of(self.reader.get_metrics_data())
 
 
 def moved(before: Points, after: Points, name: str, **attributes: Any) -> float:

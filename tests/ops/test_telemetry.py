@@ -4,6 +4,13 @@ One analysis is one trace: every span of the job shares the trace id derived fro
 each carries the job id, and there is a span per activity and per external call (market data,
 news, model, storage). The counters move with the job's life, and no secret set here shows up
 in any span or log record.
+
+The app runs in the host's worker process, so that is where its telemetry is captured: the host
+runs the wrapper app tests/ops/apps/telemetry (the real app, with in-memory providers installed
+in the worker before it loads, and a route answering what they hold), with one worker so that
+route sees everything. The test process's in-memory providers (the `otel` fixture, installed
+before the host starts) hold what the host itself logs, and what the hook functions called
+directly here record; the secret checks read both processes.
 """
 
 from __future__ import annotations
@@ -28,7 +35,10 @@ from devhost.host import DevHost
 from shared import telemetry
 from shared.llm.client import reset_llm_clients
 from shared.telemetry import JOB_ID, OUTCOME, PROVIDER, TICKER, job_parent_span_id, job_trace_id
-from tests.ops.conftest import Captured, Points, hooked, moved
+from tests.app_env import key_header
+from tests.ops.conftest import Captured, hooked, moved
+from tests.ops.otel_capture import Points
+from tests.ops.worker_telemetry import WorkerTelemetry
 from tests.standins.firecrawl_server import FirecrawlStandIn
 from tests.standins.openai_server import OpenAIStandIn
 from tests.trust.agents import agents, long_articles
@@ -48,6 +58,7 @@ SECRETS = {
     "STATS_ADMIN_KEY": f"adm-ops-{secrets.token_hex(16)}",
 }
 MODEL = "gpt-4o-mini"
+TELEMETRY_APP = "tests.ops.apps.telemetry.function_app:app"
 
 LIFE_HOOKS = hooked(api.analyses, "telemetry.record_job_started(") and hooked(
     activities.persist, "telemetry.activity_span(", "telemetry.record_job_completed("
@@ -98,7 +109,7 @@ def host(
     with FirecrawlStandIn() as firecrawl:
         firecrawl.results(*long_articles(count=2, chars=400))
         root = make_app_root(tmp_path_factory.mktemp("ops-telemetry"), "OpsTelemetry")
-        settings = {
+        settings: dict[str, Any] = {  # Any: mypy would match a str to running_host's `board`
             **SECRETS,
             "LLM_PROVIDER": "openai",
             "OPENAI_BASE_URL": llm.openai_base_url,
@@ -106,40 +117,50 @@ def host(
             "NEWS_PROVIDER": "firecrawl",
             "FIRECRAWL_API_URL": firecrawl.url,
             "BENCHMARK_CACHE_SECONDS": "0",  # every job fetches SPY: one span per fetch
+            "FUNCTIONS_WORKER_PROCESS_COUNT": "1",  # the capture route sees all the app did
         }
         with running_host(root, azurite.connection_string, azurite.connection_string,
-                          **settings) as running:
+                          app=TELEMETRY_APP, **settings) as running:
+            assert len(running.worker_pids) == 1
             yield running
 
 
-def run_job(host: DevHost, otel: Captured, llm: OpenAIStandIn, ticker: str) -> Run:
-    before, tokens = otel.points(), (llm.prompt_tokens, llm.completion_tokens)
+@pytest.fixture(scope="module")
+def captured(host: DevHost) -> WorkerTelemetry:
+    """What the app's worker recorded."""
+    return WorkerTelemetry(host)
+
+
+def run_job(host: DevHost, captured: WorkerTelemetry, llm: OpenAIStandIn, ticker: str) -> Run:
+    before, tokens = captured.points(), (llm.prompt_tokens, llm.completion_tokens)
     answer = submit(host, ticker)
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["id"]
-    job = follow(answer.json()["statusQueryGetUri"])
+    job = follow(host, answer.json()["statusQueryGetUri"])
     # Every activity has returned (its span ended) once the orchestration is over.
     wait_until(
         lambda: durable_status(host, job_id)["runtimeStatus"] in ("Completed", "Failed"),
         30, "the orchestration to end",
     )
     trace_id = job_trace_id(job_id)
-    spans = [s for s in otel.spans.get_finished_spans()
+    spans = [s for s in captured.spans()
              if s.context is not None and s.context.trace_id == trace_id]
-    return Run(job_id, ticker, job, spans, before, otel.points(),
+    return Run(job_id, ticker, job, spans, before, captured.points(),
                llm.prompt_tokens - tokens[0], llm.completion_tokens - tokens[1])
 
 
 @pytest.fixture(scope="module")
-def completed(host: DevHost, otel: Captured, llm: OpenAIStandIn) -> Run:
-    run = run_job(host, otel, llm, f"OT{uuid.uuid4().hex[:6].upper()}")
+def completed(host: DevHost, captured: WorkerTelemetry, llm: OpenAIStandIn) -> Run:
+    run = run_job(host, captured, llm, f"OT{uuid.uuid4().hex[:6].upper()}")
     assert run.status["status"] == "completed", run.status
     return run
 
 
 @pytest.fixture(scope="module")
-def failed(host: DevHost, otel: Captured, llm: OpenAIStandIn, completed: Run) -> Run:
-    run = run_job(host, otel, llm, f"ZZZZ{uuid.uuid4().hex[:4].upper()}")  # unknown: fails
+def failed(
+    host: DevHost, captured: WorkerTelemetry, llm: OpenAIStandIn, completed: Run
+) -> Run:
+    run = run_job(host, captured, llm, f"ZZZZ{uuid.uuid4().hex[:4].upper()}")  # unknown: fails
     assert run.status["status"] == "failed", run.status
     assert run.status["error"]["code"] == "unknown_ticker"
     return run
@@ -153,11 +174,11 @@ def test_the_trace_id_is_the_job_id() -> None:
 
 
 def test_one_analysis_is_one_trace_with_the_job_id_on_every_span(
-    completed: Run, otel: Captured
+    completed: Run, captured: WorkerTelemetry
 ) -> None:
     trace_id = job_trace_id(completed.job_id)
     assert trace_id == int(completed.job_id, 16)
-    with_job = [s for s in otel.spans.get_finished_spans()
+    with_job = [s for s in captured.spans()
                 if attr(s, JOB_ID) == completed.job_id]
     assert with_job and {s.context.trace_id for s in with_job if s.context} == {trace_id}
     assert completed.spans and all(attr(s, JOB_ID) == completed.job_id for s in completed.spans)
@@ -224,10 +245,11 @@ def test_metrics_of_stages_and_tokens(completed: Run) -> None:
     )
 
 
-def test_log_lines_of_the_job_carry_its_trace(completed: Run, otel: Captured) -> None:
+def test_log_lines_of_the_job_carry_its_trace(
+    completed: Run, captured: WorkerTelemetry
+) -> None:
     trace_id = job_trace_id(completed.job_id)
-    mine = [r.log_record for r in otel.logs.get_finished_logs()
-            if f"job {completed.job_id}:" in str(r.log_record.body)]
+    mine = [r for r in captured.logs() if f"job {completed.job_id}:" in r.body]
     in_activities = [r for r in mine if r.trace_id]
     assert any("news" in str(r.body) for r in in_activities)
     assert any("quant note" in str(r.body) for r in in_activities)
@@ -293,30 +315,38 @@ def texts_of_spans(spans: Sequence[ReadableSpan]) -> list[str]:
 
 
 def test_no_secret_in_spans_or_logs(
-    host: DevHost, completed: Run, failed: Run, otel: Captured
+    host: DevHost, completed: Run, failed: Run, captured: WorkerTelemetry, otel: Captured
 ) -> None:
     stats = f"{host.base_url}/api/stats"
-    admin = requests.get(stats, headers={"x-stats-admin-key": SECRETS["STATS_ADMIN_KEY"]},
+    admin = requests.get(stats, headers={**key_header(host),
+                                         "x-stats-admin-key": SECRETS["STATS_ADMIN_KEY"]},
                          timeout=30)
     assert admin.status_code == 200 and admin.json()["scope"] == "all"
-    wrong = requests.get(stats, headers={"x-stats-admin-key": "not-it"}, timeout=30)
+    wrong = requests.get(stats, headers={**key_header(host), "x-stats-admin-key": "not-it"},
+                         timeout=30)
     assert wrong.status_code == 403
 
-    spans = otel.spans.get_finished_spans()
-    records = [r.log_record for r in otel.logs.get_finished_logs()]
+    # The app's (its worker's) and the host's (this process's): both are exported.
+    spans = [*captured.spans(), *otel.spans.get_finished_spans()]
+    records = [*((r.body, r.attributes) for r in captured.logs()),
+               *((r.log_record.body, r.log_record.attributes)
+                 for r in otel.logs.get_finished_logs())]
     texts = texts_of_spans(spans) + [
         text
-        for record in records
-        for text in (str(record.body), *(f"{k}={v}" for k, v in (record.attributes or {}).items()))
+        for body, attributes in records
+        for text in (str(body), *(f"{k}={v}" for k, v in (attributes or {}).items()))
     ]
     assert len(spans) > 30 and len(records) > 20  # the capture really ran
+    assert captured.logs()  # in the app's worker too
     for name, secret in SECRETS.items():
         for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
             leaked = [text[:200] for text in texts if form in text]
             assert not leaked, f"{name} appears in telemetry: {leaked[:3]}"
 
 
-def test_no_exception_messages_are_exported(otel: Captured) -> None:
+def test_no_exception_messages_are_exported(
+    completed: Run, failed: Run, captured: WorkerTelemetry, otel: Captured
+) -> None:
     """Failed spans say their code and the exception's type, never its message."""
-    for span in otel.spans.get_finished_spans():
+    for span in [*captured.spans(), *otel.spans.get_finished_spans()]:
         assert not [e for e in span.events if e.name == "exception"], span.name

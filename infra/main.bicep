@@ -1,4 +1,4 @@
-// stockmemo on Azure: a Flex Consumption Python 3.11 Durable Functions app that reaches
+// stockmemo on Azure: a Flex Consumption Python 3.13 Durable Functions app that reaches
 // everything with one user-assigned identity. No account keys anywhere: storage refuses shared
 // keys, Application Insights refuses instrumentation-key ingestion, the third-party API keys live
 // in Key Vault and reach the app as Key Vault references.

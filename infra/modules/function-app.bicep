@@ -1,4 +1,4 @@
-// The Flex Consumption plan and the Python 3.11 function app, running as the user-assigned
+// The Flex Consumption plan and the Python 3.13 function app, running as the user-assigned
 // identity for everything: host storage, the deployment package, Key Vault references and
 // Application Insights ingestion. App Service Authentication is a child resource declared at
 // the top level with `parent:`.
@@ -124,7 +124,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: '3.13'
       }
     }
   }

@@ -182,9 +182,15 @@ def code_from_failure(message: str, default: str = "internal_error") -> str:
     return default
 
 
+# The SDK raises a failed activity as `Exception(f"{Reason} \n {Details}")`; the Details carry the
+# worker's traceback, where a project error *handled* by the activity can still be named.
+REASON_END = " \n "
+
+
 def describe_failure(exc: BaseException, default_code: str) -> tuple[str, str]:
-    """(code, one-line message) for an activity failure as Durable hands it to the orchestrator."""
-    text = str(exc)
+    """(code, one-line message) for an activity failure as Durable hands it to the orchestrator:
+    read from its Reason only, never from the traceback in its Details."""
+    text = str(exc).partition(REASON_END)[0]
     code = code_from_failure(text, default_code)
     marker = f"[{code}]"
     if marker in text:

@@ -6,8 +6,8 @@ durable client; tests call `sweep` directly with their own.
 
 A job is expired when its row's `CreatedAt` is before the cutoff. For each one, in this order:
 1. its Durable history (`purge_instance_history`; nothing to purge is fine: the orchestration
-   never started, or an earlier sweep purged it; one still running cannot be purged, and is
-   reported);
+   never started, or an earlier sweep purged it; one still running is purged too, as the
+   Durable extension purges any instance it finds, whatever its status);
 2. its blobs under `reports/{TICKER}/{id}/`: memo, evidence and work files;
 3. its report-log rows and the Idempotency-Key rows that name it (same partition);
 4. its job row, last. The row is how a sweep finds the job, so a job that fails at any step

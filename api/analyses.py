@@ -26,6 +26,7 @@ from shared.errors import (
     InvalidBody,
     InvalidQuery,
     InvalidTicker,
+    LengthRequired,
     NotCancellable,
     NotFound,
     StockMemoError,
@@ -60,8 +61,11 @@ MAX_PAGE = 100
 
 
 def limited_body(req: func.HttpRequest, max_bytes: int) -> bytes:
-    """The body, unless it (or its declared Content-Length) is over `max_bytes`."""
+    """The body, unless it (or its declared Content-Length) is over `max_bytes`, or it was sent
+    chunked without a length (the host never hands such a body to the app)."""
     declared = req.headers.get("content-length", "")
+    if not declared and "chunked" in req.headers.get("transfer-encoding", "").lower():
+        raise LengthRequired("send the body with a Content-Length; chunked bodies are not read")
     body = req.get_body()
     if (declared.isdigit() and int(declared) > max_bytes) or len(body) > max_bytes:
         raise BodyTooLarge(f"the body is over {max_bytes} bytes")

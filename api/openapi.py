@@ -125,6 +125,9 @@ def paths() -> dict[str, Any]:
                         "`invalid_body`, `invalid_ticker` or `invalid_idempotency_key`."
                     ),
                     "401": UNAUTHENTICATED,
+                    "411": _error(
+                        "`length_required`: a chunked body without Content-Length is not read."
+                    ),
                     "413": _error("`body_too_large`: the body is over MAX_BODY_BYTES."),
                     "422": _error("`idempotency_conflict`: the key was used with another body."),
                     "429": _error(

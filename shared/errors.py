@@ -158,6 +158,15 @@ class BodyTooLarge(StockMemoError):
     http_status = 413
 
 
+class LengthRequired(StockMemoError):
+    """A chunked body without Content-Length: the Functions host passes a body to the app only
+    when the request declares its length (azure-functions-host#4926), so this one never arrives
+    and cannot be checked."""
+
+    code = "length_required"
+    http_status = 411
+
+
 ERROR_CODES: dict[str, type[StockMemoError]] = {
     cls.code: cls
     for cls in (
@@ -166,7 +175,7 @@ ERROR_CODES: dict[str, type[StockMemoError]] = {
         ConfigurationError,
         BudgetExceeded,
         Unauthenticated, InvalidIdempotencyKey, IdempotencyConflict, NotCancellable,
-        QuotaExceeded, BodyTooLarge,
+        QuotaExceeded, BodyTooLarge, LengthRequired,
     )
 }
 

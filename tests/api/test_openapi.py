@@ -101,7 +101,7 @@ def test_every_reference_resolves_and_every_4xx_is_an_error_body() -> None:
 
 def test_the_error_codes_of_each_route() -> None:
     post = DOC["paths"]["/api/analyses"]["post"]["responses"]
-    assert set(post) == {"202", "400", "401", "413", "422", "429", "503"}
+    assert set(post) == {"202", "400", "401", "411", "413", "422", "429", "503"}
     assert "Retry-After" in post["429"]["headers"]
     assert "invalid_idempotency_key" in post["400"]["description"]
     assert "body_too_large" in post["413"]["description"]

@@ -103,10 +103,10 @@ def test_an_oversized_body_is_413_and_writes_nothing(host: DevHost, counts: Stor
     assert declared.status_code == 413, declared.text
     assert declared.json()["error"]["code"] == "body_too_large"
     # The Functions host hands a worker the body only when the request has a Content-Length
-    # (azure-functions-host#4926): a chunked body never reaches the app, which sees none.
+    # (azure-functions-host#4926): a chunked body never reaches the app, which says so.
     assert "Content-Length" not in chunked.request.headers
-    assert chunked.status_code == 400, chunked.text
-    assert chunked.json()["error"]["code"] == "invalid_body"
+    assert chunked.status_code == 411, chunked.text
+    assert chunked.json()["error"]["code"] == "length_required"
     assert counts.snapshot() == before
 
 

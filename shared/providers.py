@@ -52,7 +52,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _serialised(build: Callable[P, R]) -> Callable[P, R]:
+def _serialised[**P, R](build: Callable[P, R]) -> Callable[P, R]:
     @wraps(build)
     def locked(*args: P.args, **kwargs: P.kwargs) -> R:
         with _import_lock:

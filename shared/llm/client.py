@@ -316,7 +316,7 @@ def llm_client(settings: Settings) -> LlmClient:
     return LlmClient(settings, cache=ResponseCache())
 
 
-def complete_structured(
+def complete_structured[M: BaseModel](
     messages: list[Message],
     schema: type[M],
     *,

@@ -10,6 +10,14 @@ from typing import Any
 import requests
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
+KEY_HEADER = "x-functions-key"  # the app's routes are at AuthLevel.FUNCTION
+
+
+def keyed_session(function_key: str) -> requests.Session:
+    """A session whose requests carry the host's function key."""
+    session = requests.Session()
+    session.headers[KEY_HEADER] = function_key
+    return session
 
 
 @dataclass

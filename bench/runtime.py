@@ -1,4 +1,10 @@
-"""Where the function apps run: an app folder, the environment, an in-process host."""
+"""Where the function apps run: an app folder, the environment, a host in the bench process.
+
+The host keeps HTTP, the Durable engine and checkpoints in the bench process; the app runs in
+the host's language-worker processes, which inherit this process's environment when the host
+starts. So the settings an app reads are set before the host starts, and changing them takes
+a new host.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,16 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from bench.children import REPO
 from devhost.host import DevHost
-from shared.llm.client import reset_llm_clients
-from shared.settings import reset_settings
-from shared.storage import reset_storage_clients
+
+# The bench's apps, as the host's workers load them (module:attribute; see bench/apps).
+MEMO_APP = "bench.apps.memo.function_app:app"
+CHAIN_APP = "bench.apps.chain.function_app:app"
+# The Functions host's default (FUNCTIONS_WORKER_PROCESS_COUNT unset): what `single` and `host`
+# run on; `load` and the POST profile take `--worker-processes`.
+SINGLE_WORKER = 1
 
 
 def app_root(folder: Path, hub: str) -> Path:
@@ -33,11 +42,9 @@ def activity_concurrency() -> int:
 
 @contextmanager
 def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set `values` in this process (the in-process app reads them) and forget cached settings
-    and clients on the way in and out."""
+    """`values` set in this process's environment while the block runs."""
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
-    _forget()
     try:
         yield
     finally:
@@ -46,27 +53,14 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        _forget()
-
-
-def _forget() -> None:
-    reset_settings()
-    reset_storage_clients()
-    reset_llm_clients()
 
 
 @contextmanager
-def in_process_host(
-    app: Any,
-    root: Path,
-    values: Mapping[str, str],
-    activity_processes: int = 0,
-    app_ref: str | None = None,
+def bench_host(
+    app: str, root: Path, values: Mapping[str, str], worker_processes: int
 ) -> Iterator[DevHost]:
-    """A host in this process; activities on its threads, or in `activity_processes` workers
-    that import `app_ref` (and see `values`, set before they start)."""
+    """A host in this process for `app` (module:attribute), its functions in
+    `worker_processes` language workers that start with `values` in their environment."""
     with environment(values):
-        with DevHost(
-            app, root=root, port=0, activity_processes=activity_processes, app_ref=app_ref
-        ) as host:
+        with DevHost(app, root=root, port=0, worker_processes=worker_processes) as host:
             yield host

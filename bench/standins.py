@@ -52,8 +52,9 @@ class StandIns:
         }
 
     def app_settings(self, **extra: str) -> dict[str, str]:
-        """Environment for the function app: simulated market data with latency, Firecrawl
-        news and the OpenAI provider through the stand-ins."""
+        """Environment for the function app (its workers read it when they start): simulated
+        market data with latency, Firecrawl news and the OpenAI provider through the
+        stand-ins."""
         return {
             "MARKET_DATA_PROVIDER": "simulated",
             "SIMULATED_LATENCY_MS": str(round(self.latencies.market * 1000)),
@@ -66,6 +67,9 @@ class StandIns:
             "OPENAI_MODEL": "gpt-standin",
             # The bench submits hundreds of jobs an hour for one (anonymous) caller.
             "ANALYSES_PER_HOUR": "1000000",
+            # The retention timer's schedule (an app setting the host resolves): daily, as in
+            # local.settings.sample.json.
+            "RETENTION_CRON": "0 30 3 * * *",
             "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost",
             **extra,

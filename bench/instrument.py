@@ -1,25 +1,43 @@
-"""Timers around the in-process host's episode phases, for the bench only.
+"""Timers around what the host process does in an orchestration step, for the bench only.
 
-The host's own code is not changed: while `instrumented()` is active, the module-level replay
-and encode functions of `devhost.engine`, `CheckpointStore.save` and `Engine._finish` are
-wrapped with timers, and a heartbeat measures how late the host's event loop runs a callback
-(the loop serves HTTP, checkpoints and completions: a late heartbeat is a busy loop).
+The host's own code is not changed: while `instrumented()` is active these are wrapped with
+timers (and put back after):
+- `WorkerPool.invoke`: every invocation sent to a language worker, from the request handed to
+  the pool to its response back on the host's loop (pickling, the pipe both ways, the worker's
+  scheduling and the function itself), by kind and function name;
+- `Engine._replay`: one episode's replay as the host runs it: the context JSON (the whole
+  history) built, a replay slot taken, the orchestrator invoked in a worker (where the SDK
+  replays the history), its answer read;
+- `devhost.engine._encode`: a checkpoint's JSON encoding (on the host's encode threads);
+- `CheckpointStore.save_with_retry`: a checkpoint write (blob, and the row when the status
+  changed); a terminal status marks when the instance finished.
+A heartbeat measures how late the host's event loop runs a callback (the loop serves HTTP,
+the workers' pipes, checkpoints and completions: a late heartbeat is a busy loop).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from devhost import activity_processes as runners_module
 from devhost import engine as engine_module
 from devhost.engine import Engine
+from devhost.registry import index_metadata
 from devhost.store import CheckpointStore
+from devhost.worker_pool import WorkerPool
+
+# What a wrapper up the call stack (a replay, an app route) wants to know of the invocation it
+# makes: (started, ended) by kind, filled in by the invoke timer in the same asyncio task.
+_WATCHER: ContextVar[dict[str, tuple[float, float]] | None] = ContextVar(
+    "bench_invocation_watcher", default=None
+)
 
 
 @dataclass
@@ -28,12 +46,14 @@ class Sample:
     size: int  # history events (replay) or document bytes (encode, save)
     seconds: float
     at: float  # time.monotonic() at the end
+    invoke_seconds: float | None = None  # replays: the orchestrator's invocation in a worker
 
 
 @dataclass
-class ActivityRun:
-    instance_id: str
+class Invocation:
+    kind: str  # activity, orchestrator, http, timer
     name: str
+    key: str | None  # activities: the job or instance their input names
     started: float
     ended: float
 
@@ -44,11 +64,11 @@ class Timings:
     encodes: list[Sample] = field(default_factory=list)
     saves: list[Sample] = field(default_factory=list)
     finished: dict[str, float] = field(default_factory=dict)
-    activities: list[ActivityRun] = field(default_factory=list)
+    invocations: list[Invocation] = field(default_factory=list)
     loop_lag: list[tuple[float, float]] = field(default_factory=list)  # (at, seconds late)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, kind: list[Sample], sample: Sample) -> None:
+    def add(self, kind: list[Any], sample: Any) -> None:
         with self._lock:
             kind.append(sample)
 
@@ -59,6 +79,13 @@ class Timings:
     def between(self, kind: list[Sample], start: float, end: float) -> list[Sample]:
         with self._lock:
             return [s for s in kind if start <= s.at <= end]
+
+    def activities(self, key: str | None = None) -> list[Invocation]:
+        with self._lock:
+            return [
+                i for i in self.invocations
+                if i.kind == "activity" and (key is None or i.key == key)
+            ]
 
 
 Patch = tuple[Any, str, Callable[..., Any]]
@@ -78,30 +105,90 @@ def patched(patches: list[Patch]) -> Iterator[None]:
 
 
 @contextmanager
+def watching_invocations() -> Iterator[dict[str, tuple[float, float]]]:
+    """Within the current asyncio task, note the (started, ended) of the first invocation of
+    each kind (needs `instrumented()` active)."""
+    seen: dict[str, tuple[float, float]] = {}
+    token = _WATCHER.set(seen)
+    try:
+        yield seen
+    finally:
+        _WATCHER.reset(token)
+
+
+class FunctionKinds:
+    """function id -> (kind, name), from the metadata the pool's workers answered with."""
+
+    def __init__(self) -> None:
+        self._by_pool: dict[int, dict[str, tuple[str, str]]] = {}
+
+    def of(self, pool: WorkerPool, function_id: str) -> tuple[str, str]:
+        known = self._by_pool.get(id(pool))
+        if known is None:
+            index = index_metadata(pool.metadata)
+            known = {}
+            for kind, functions in (
+                ("orchestrator", list(index.orchestrators.values())),
+                ("activity", list(index.activities.values())),
+                ("http", list(index.http)),
+                ("timer", list(index.timers)),
+            ):
+                for function in functions:
+                    known[function.function_id] = (kind, function.name)
+            self._by_pool[id(pool)] = known
+        return known.get(function_id, ("other", function_id))
+
+
+def activity_key(request: Any) -> str | None:
+    """The job (`job_id`) or instance (`instance`) an activity's JSON input names."""
+    try:
+        value = json.loads(request.input_data[0].data.string)
+    except (IndexError, AttributeError, ValueError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    key = value.get("job_id", value.get("instance"))
+    return None if key is None else str(key)
+
+
+@contextmanager
 def instrumented() -> Iterator[Timings]:
     timings = Timings()
-    replay = engine_module._replay
+    kinds = FunctionKinds()
+    invoke = WorkerPool.invoke
+    replay = Engine._replay
     encode = engine_module._encode
-    save = CheckpointStore.save
-    finish = Engine._finish
-    run_activity = runners_module.run_activity
+    save = CheckpointStore.save_with_retry
 
-    def timed_activity(function: Any, input_json: Any, instance_id: str) -> Any:
+    async def timed_invoke(pool: WorkerPool, request: Any) -> Any:
         started = time.monotonic()
         try:
-            return run_activity(function, input_json, instance_id)
+            return await invoke(pool, request)
         finally:
-            run = ActivityRun(instance_id, function.name, started, time.monotonic())
-            with timings._lock:
-                timings.activities.append(run)
+            ended = time.monotonic()
+            kind, name = kinds.of(pool, request.function_id)
+            key = activity_key(request) if kind == "activity" else None
+            timings.add(timings.invocations, Invocation(kind, name, key, started, ended))
+            watcher = _WATCHER.get()
+            if watcher is not None:
+                watcher.setdefault(kind, (started, ended))
 
-    def timed_replay(function: Any, instance_id: str, history: list[Any], raw: Any) -> Any:
+    async def timed_replay(
+        engine: Engine, function: Any, instance: Any, new_events: list[Any]
+    ) -> Any:
+        size = len(instance.history) + len(new_events)
         started = time.monotonic()
-        try:
-            return replay(function, instance_id, history, raw)
-        finally:
-            now = time.monotonic()
-            timings.add(timings.replays, Sample(instance_id, len(history), now - started, now))
+        with watching_invocations() as seen:
+            try:
+                return await replay(engine, function, instance, new_events)
+            finally:
+                now = time.monotonic()
+                inner = seen.get("orchestrator")
+                sample = Sample(
+                    instance.instance_id, size, now - started, now,
+                    inner[1] - inner[0] if inner else None,
+                )
+                timings.add(timings.replays, sample)
 
     def timed_encode(document: dict[str, Any]) -> bytes:
         started = time.monotonic()
@@ -112,27 +199,25 @@ def instrumented() -> Iterator[Timings]:
         return data
 
     async def timed_save(
-        store: CheckpointStore, document: bytes, summary: Any, status_changed: bool
-    ) -> None:
+        store: CheckpointStore, document: bytes, summary: Any, status_changed: bool,
+        *args: Any, **kwargs: Any,
+    ) -> bool:
         started = time.monotonic()
         try:
-            await save(store, document, summary, status_changed)
+            return await save(store, document, summary, status_changed, *args, **kwargs)
         finally:
             now = time.monotonic()
             sample = Sample(summary.instance_id, len(document), now - started, now)
             timings.add(timings.saves, sample)
-
-    async def timed_finish(engine: Engine, instance: Any) -> None:
-        await finish(engine, instance)
-        with timings._lock:
-            timings.finished[instance.instance_id] = time.monotonic()
+            if summary.status.is_terminal:
+                with timings._lock:
+                    timings.finished.setdefault(summary.instance_id, now)
 
     patches: list[Patch] = [
-        (engine_module, "_replay", timed_replay),
+        (WorkerPool, "invoke", timed_invoke),
+        (Engine, "_replay", timed_replay),
         (engine_module, "_encode", timed_encode),
-        (CheckpointStore, "save", timed_save),
-        (Engine, "_finish", timed_finish),
-        (runners_module, "run_activity", timed_activity),
+        (CheckpointStore, "save_with_retry", timed_save),
     ]
     with patched(patches):
         yield timings

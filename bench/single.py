@@ -1,14 +1,17 @@
 """`single` and `llm`: one memo's wall time against its critical path, the same work strictly in
 sequence, and what each memo costs in model calls and tokens.
 
-The real app runs on an in-process host (`bench.memo_app`: the real blueprints plus the
-bench-only sequential orchestrator), against Azurite and the stand-ins, with
-BENCHMARK_CACHE_SECONDS=0 so SPY is fetched by every memo. Each run uses a fresh ticker, so no
-run reuses another's cached model answers. After one warm-up memo (imports, clients, tables),
-the parallel and sequential variants alternate; medians are reported. A memo's wall time is its
-job's `created_at` -> `completed_at` (GET /api/analyses/{id}); `completed_at` is stamped when
-persisting is scheduled, so the persist activity itself is not in it (the client-observed time,
-POST sent -> terminal status seen by polling, is reported next to it).
+The real app runs on a host in the bench process (`bench/apps/memo`: the real blueprints plus
+the bench-only sequential orchestrator), its functions in the host's language workers, against
+Azurite and the stand-ins, with BENCHMARK_CACHE_SECONDS=0 so SPY is fetched by every memo. Each
+run uses a fresh ticker, so no run reuses another's cached model answers. After one warm-up
+memo (imports, clients, tables), the parallel and sequential variants alternate; medians are
+reported. A memo's wall time is its job's `created_at` -> `completed_at` (GET
+/api/analyses/{id}); `completed_at` is stamped when persisting is scheduled, so the persist
+activity itself is not in it (the client-observed time, POST sent -> terminal status seen by
+polling, is reported next to it). The zero-latency memos run on a second host whose workers
+start with SIMULATED_LATENCY_MS=0 (the workers read their settings when they start), after a
+warm-up memo of their own.
 """
 
 from __future__ import annotations
@@ -18,12 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from bench.client import follow, server_seconds, submit
-from bench.instrument import ActivityRun, Timings, instrumented
+from bench.client import follow, keyed_session, server_seconds, submit
+from bench.instrument import Invocation, Timings, instrumented
 from bench.latencies import ZERO, Latencies
-from bench.runtime import app_root, environment, in_process_host
+from bench.runtime import MEMO_APP, SINGLE_WORKER, app_root, bench_host
 from bench.standins import StandIns, standins
 from bench.stats import median, rounded
 from devhost.azurite import Azurite
@@ -34,6 +35,10 @@ HUB = "BenchSingle"
 PARALLEL = "/api/analyses"
 SEQUENTIAL = "/api/bench/sequential"
 POLL_SECONDS = 0.1
+# One language worker, the Functions host's default: one warm-up memo warms every module and
+# client the memo's functions load on first use (with several workers, each would first load
+# them in the middle of a measured memo, wherever the round robin sent that function first).
+WORKERS = SINGLE_WORKER
 TIMEOUT_SECONDS = 300
 
 
@@ -72,11 +77,11 @@ def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 
 
 class Runner:
-    def __init__(self, host: DevHost, stand: StandIns) -> None:
+    def __init__(self, host: DevHost, stand: StandIns, count: int = 0) -> None:
         self.host = host
         self.stand = stand
-        self.session = requests.Session()
-        self.count = 0
+        self.session = keyed_session(host.function_key)
+        self.count = count  # tickers go on from here, so no memo reuses another's answers
 
     def run(self, variant: str) -> Run:
         self.count += 1
@@ -104,10 +109,11 @@ class Runner:
         )
 
 
-def _chain(runs: list[ActivityRun], latencies: Latencies) -> dict[str, float]:
-    """Split a parallel memo's activities on its critical path into injected latency and the
-    activities' own work (storage, parsing, metrics, the model client)."""
-    by_name: dict[str, list[ActivityRun]] = {}
+def _chain(runs: list[Invocation], latencies: Latencies) -> dict[str, float]:
+    """Split a parallel memo's activity invocations on its critical path into injected latency
+    and the rest: the activities' own work (storage, parsing, metrics, the model client) and
+    their invocations' way to a worker and back (pickling, the pipe, the worker's scheduling)."""
+    by_name: dict[str, list[Invocation]] = {}
     for run in sorted(runs, key=lambda r: r.started):
         by_name.setdefault(run.name, []).append(run)
     injected = {
@@ -123,7 +129,7 @@ def _chain(runs: list[ActivityRun], latencies: Latencies) -> dict[str, float]:
     memo = by_name.get(names.WRITE_MEMO, [])
     if len(stages) < 3 or not market or not quant or not memo:
         return {}
-    evidence: list[ActivityRun] = [max(market, key=lambda r: r.ended), quant[0]]
+    evidence: list[Invocation] = [max(market, key=lambda r: r.ended), quant[0]]
     if news and news[0].ended > quant[0].ended:
         evidence = news[:1]
     chain = [stages[0], *evidence, stages[1], memo[0], stages[2]]
@@ -141,9 +147,7 @@ def _overhead(parallel: list[Run], timings: Timings, latencies: Latencies) -> di
     """Where a parallel memo's time above the bound goes (median over the runs)."""
     rows = []
     for run in parallel:
-        chain = _chain(
-            [a for a in timings.activities if a.instance_id == run.job_id], latencies
-        )
+        chain = _chain(timings.activities(run.job_id), latencies)
         if not chain or run.seconds is None:
             continue
         host_time = run.seconds - chain["activities_on_path_s"]
@@ -159,24 +163,27 @@ def _median_seconds(runs: list[Run]) -> float | None:
 
 
 def run_single(latencies: Latencies, repeats: int, workdir: Path) -> dict[str, Any]:
-    from bench.memo_app import app
-
     with Azurite() as azurite, standins(latencies) as stand, instrumented() as timings:
-        values = stand.app_settings(
-            AzureWebJobsStorage=azurite.connection_string, BENCHMARK_CACHE_SECONDS="0"
-        )
         root = app_root(workdir / "single-app", HUB)
-        with in_process_host(app, root, values) as host:
+
+        def settings() -> dict[str, str]:  # the stand-ins' latencies as they are now
+            return stand.app_settings(
+                AzureWebJobsStorage=azurite.connection_string, BENCHMARK_CACHE_SECONDS="0"
+            )
+
+        with bench_host(MEMO_APP, root, settings(), WORKERS) as host:
             runner = Runner(host, stand)
             warm_up = runner.run("parallel")
             runs: list[Run] = []
             for _ in range(repeats):
                 runs.append(runner.run("parallel"))
                 runs.append(runner.run("sequential"))
-            stand.set_latencies(ZERO)
-            with environment({"SIMULATED_LATENCY_MS": "0"}):
-                floor = [runner.run("parallel") for _ in range(repeats)]
-            stand.set_latencies(latencies)
+        stand.set_latencies(ZERO)
+        with bench_host(MEMO_APP, root, settings(), WORKERS) as host:
+            zero = Runner(host, stand, runner.count)
+            zero.run("parallel")  # its warm-up
+            floor = [zero.run("parallel") for _ in range(repeats)]
+        stand.set_latencies(latencies)
     parallel = [r for r in runs if r.variant == "parallel"]
     sequential = [r for r in runs if r.variant == "sequential"]
     wall = _median_seconds(parallel)
@@ -201,6 +208,7 @@ def run_single(latencies: Latencies, repeats: int, workdir: Path) -> dict[str, A
             "zero_latency_wall_s": _median_seconds(floor),
             "overhead_breakdown_s": _overhead(parallel, timings, latencies),
             "repeats": repeats,
+            "worker_processes": WORKERS,
             "warm_up": warm_up.as_json(),
             "runs": [r.as_json() for r in runs],
         },

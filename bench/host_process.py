@@ -1,7 +1,9 @@
-"""The local host as a subprocess (`python -m devhost serve ...`), so its memory is its own."""
+"""The local host as a subprocess (`python -m devhost serve ...`), so its memory is its own (its
+language workers are its children), and its function key read with `python -m devhost keys`."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -28,15 +30,16 @@ class HostProcess:
         hub: str,
         values: Mapping[str, str],
         log_file: Path,
-        activity_processes: int = 0,
+        worker_processes: int = 1,
     ) -> None:
         self.app = app
-        self.activity_processes = activity_processes
+        self.worker_processes = worker_processes
         self.root = root
         self.hub = hub
         self.values = dict(values)
         self.log_file = log_file
         self.base_url = ""
+        self.function_key = ""
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,12 +47,12 @@ class HostProcess:
         assert self._process is not None
         return self._process.pid
 
-    def start(self, timeout: float = 60) -> HostProcess:
+    def start(self, timeout: float = 180) -> HostProcess:
         env = child_env(self.values)
         command = [
             sys.executable, "-m", "devhost", "serve", "--app", self.app, "--root",
             str(self.root), "--hub", self.hub, "--port", "0", "--log-level", "WARNING",
-            "--activity-processes", str(self.activity_processes),
+            "--worker-processes", str(self.worker_processes),
         ]
         with open(self.log_file, "wb") as log:
             self._process = subprocess.Popen(
@@ -60,12 +63,28 @@ class HostProcess:
             match = _LISTENING.search(self.log_file.read_text(errors="replace"))
             if match:
                 self.base_url = match.group(1)
+                try:
+                    self.function_key = self._function_key(env)
+                except (subprocess.SubprocessError, ValueError, KeyError) as exc:
+                    self.stop()
+                    raise HostProcessError(f"cannot read the host's function key: {exc}") from exc
                 return self
             if self._process.poll() is not None:
                 break
             time.sleep(0.1)
         self.stop()
         raise HostProcessError(f"the host did not start; see {self.log_file}")
+
+    def _function_key(self, env: dict[str, str]) -> str:
+        """The default function key, as `python -m devhost keys` lists it for this hub."""
+        command = [
+            sys.executable, "-m", "devhost", "keys", "--root", str(self.root), "--hub", self.hub,
+        ]
+        listing = subprocess.run(
+            command, env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+        )
+        keys = json.loads(listing.stdout)
+        return str(keys["functionKeys"]["default"])
 
     def stop(self) -> None:
         if self._process is None:

@@ -1,5 +1,6 @@
 """`load` and `memory`: POST latency idle and with N jobs in flight, throughput, job integrity,
-and the host's resident memory, against the local host run as a subprocess.
+and the host's resident memory, against the local host run as a subprocess with its functions
+in N language-worker processes (`--worker-processes`).
 
 At level N a refill thread holds N jobs in flight (it tops up to N, then submits a new job
 whenever fewer are in flight: a closed loop). Once the loop has settled (half of N jobs ended
@@ -26,18 +27,17 @@ from typing import Any
 import requests
 
 from bench.audit import Audit, JobWatcher, audit
-from bench.client import Submitted, submit
+from bench.client import Submitted, keyed_session, submit
 from bench.host_process import HostProcess
 from bench.latencies import ZERO, Latencies
 from bench.memory import RssSampler
 from bench.probe_client import ProbeClient
-from bench.runtime import activity_concurrency, app_root
+from bench.runtime import MEMO_APP, activity_concurrency, app_root
 from bench.standins import standins
 from bench.stats import median, ms, percentile, ratio_interval, rounded
 from devhost.azurite import Azurite
 
 HUB = "BenchLoad"
-APP = "bench.memo_app:app"
 IDLE_WAIT_SECONDS = 120
 PROBE_SPAN_CAP = 60.0
 SETTLE_CAP = 60.0
@@ -49,7 +49,7 @@ class LoadOptions:
     probes: int
     idle_probes: int
     deadline_seconds: int
-    activity_processes: int = 2
+    worker_processes: int = 2
 
 
 @dataclass
@@ -77,9 +77,14 @@ class Driver:
     """Sends POSTs (from any thread, each with its own session) and counts jobs in flight."""
 
     def __init__(
-        self, base_url: str, watcher: JobWatcher, probes: ProbeClient | None = None
+        self,
+        base_url: str,
+        function_key: str,
+        watcher: JobWatcher,
+        probes: ProbeClient | None = None,
     ) -> None:
         self.base_url = base_url
+        self.function_key = function_key
         self.watcher = watcher
         self.probes = probes
         self.accepted: list[Submitted] = []
@@ -91,7 +96,7 @@ class Driver:
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = requests.Session()
+            session = self._local.session = keyed_session(self.function_key)
         return session
 
     def in_flight(self) -> int:
@@ -276,16 +281,16 @@ def run_load(latencies: Latencies, options: LoadOptions, workdir: Path) -> dict[
         )
         root = app_root(workdir / "load-app", HUB)
         host_process = HostProcess(
-            APP, root, HUB, values, workdir / "host-load.log", options.activity_processes
+            MEMO_APP, root, HUB, values, workdir / "host-load.log", options.worker_processes
         )
         with host_process as host:
             sampler = RssSampler(host.pid).start()
             watcher = JobWatcher(azurite.connection_string).start()
-            probes = ProbeClient(host.base_url).start()
+            probes = ProbeClient(host.base_url, host.function_key).start()
             try:
                 time.sleep(0.5)
                 started_rss = sampler.last()
-                driver = Driver(host.base_url, watcher, probes)
+                driver = Driver(host.base_url, host.function_key, watcher, probes)
                 warm = driver.post("WARM", measured=True)  # also opens the probe's connection
                 watcher.wait([warm.submitted.job_id], timeout=IDLE_WAIT_SECONDS)
                 levels = [_idle(driver, options.idle_probes)]
@@ -324,8 +329,9 @@ def run_load(latencies: Latencies, options: LoadOptions, workdir: Path) -> dict[
                 sampler.stop()
     total = len(driver.accepted)
     return {
-        "host": f"subprocess: python -m devhost serve --app {APP} --activity-processes "
-        f"{options.activity_processes}",
+        "host": f"subprocess: python -m devhost serve --app {MEMO_APP} --worker-processes "
+        f"{options.worker_processes}",
+        "worker_processes": options.worker_processes,
         "measured_posts_from": "a process of their own (bench/probe_client.py)",
         "activity_concurrency": concurrency,
         "activity_seconds_per_memo": per_memo,
@@ -345,11 +351,12 @@ def run_load(latencies: Latencies, options: LoadOptions, workdir: Path) -> dict[
         "integrity": integrity,
         "job_rows_no_post_answered_with": found.unknown_job_rows,
         "memory": {
-            "method": "VmRSS of the host subprocess and its activity worker processes, read "
+            "method": "VmRSS of the host subprocess and every process below it (its language "
+            "workers), read "
             f"from /proc/<pid>/status every {sampler.period:g} s and summed (pages they share "
             "count in each); peak per level window; VmHWM summed at the end",
             "processes": sampler.processes,
-            "activity_processes": options.activity_processes,
+            "worker_processes": options.worker_processes,
             "rss_at_start_mib": started_rss,
             "peak_rss_mib": {
                 (str(s["in_flight"]) if s["in_flight"] else "idle"): s["peak_rss_mib"]

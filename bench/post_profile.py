@@ -1,20 +1,31 @@
-"""Where a POST /api/analyses spends its time, idle and with N jobs in flight.
+"""Where a POST /api/analyses spends its time, idle and with N jobs in flight, as the host
+process sees it.
 
-The memo app runs on an in-process host with timers around the POST's phases and around every
-storage call (`bench.post_spans`: wrapped, not changed, while the profile runs); the same
-closed-loop driver as `load` holds N jobs in flight; the CPU time of every thread group of the
-process and of Azurite is read from /proc over the hold; and a separate process
+The memo app runs on a host in the bench process, its functions in N language workers (as many
+as the load host's), with timers around what the host process does for a POST and around every
+storage call the bench process makes (`bench.post_spans`: wrapped, not changed, while the
+profile runs); the same closed-loop driver as `load` holds N jobs in flight; the CPU time of
+every thread group of the bench process (the host's loop and encode threads among them), of
+the workers and of Azurite is read from /proc over the hold; and a separate process
 (`bench.storage_probe`) times small reads against the same Azurite, to tell the storage's own
-latency from waiting inside the host. A POST's phases:
+latency from waiting inside the host. The app's route runs in a worker, so its admission
+transaction is not seen on its own; a POST's phases, from the host process:
 
-- `outside_route`: client time not spent in the app's route handler (connection, aiohttp
-  parsing, and waiting for the host's event loop to pick the request up).
-- `to_admission`: from the handler's start to the admission transaction running on a worker
-  thread (`asyncio.to_thread`: the default executor's queue, and the GIL).
-- `admission`: the table transaction that writes the job row (and the quota row).
-- `back_on_loop`: from the transaction's end to `start_new` running on the event loop.
-- `start_new`: the Durable start: `create` is the first checkpoint (the blob written only if
-  the id is free, then the row), `start_other` the rest (encoding the small document, bookkeeping).
+- `outside_route`: client time not spent in the host's app-route handler (connection, aiohttp
+  parsing, waiting for the host's event loop, writing the response).
+- `to_invocation`: from the handler's start to the invocation handed to the worker pool (the
+  function key checked, the body read, the request built).
+- `worker_to_start`: from the invocation handed to the pool to the durable client's start
+  arriving on the host's RPC base: the request pickled and piped to a worker, the runtime's
+  scheduling and conversion, the app's admission transaction (job and quota rows, on a thread),
+  and the durable client's HTTP request to the host (the worker's aiohttp, the host's).
+- `start_request`: the RPC start on the host (`ManagementApi.handle`), of which `start_new`
+  (the engine's start), of which `create` (the first checkpoint: the blob written only if the
+  id is free, then the row); `start_other` is `start_new` less `create`.
+- `worker_after_start`: from the RPC start's answer to the invocation's response back on the
+  host: the answer written to the worker, the durable client reading it, the app building its
+  202, the runtime's response piped back.
+- `after_invocation`: from the response back to the handler's end (the answer converted).
 """
 
 from __future__ import annotations
@@ -27,10 +38,9 @@ from bench import storage_probe
 from bench.audit import JobWatcher
 from bench.instrument import Timings, instrumented, loop_heartbeat
 from bench.latencies import ZERO, Latencies
-from bench.load import APP as APP_REF
 from bench.load import Driver, Pace, Post, _hold
 from bench.post_spans import Spans, StorageCall, post_spans
-from bench.runtime import activity_concurrency, app_root, environment, in_process_host
+from bench.runtime import MEMO_APP, activity_concurrency, app_root, bench_host
 from bench.standins import standins
 from bench.stats import median, ms, percentile
 from bench.threads_cpu import by_group, child_cpu, difference, pid_cpu, process_cpu
@@ -43,21 +53,23 @@ IDLE_POSTS = 6
 def _phases(post: Post, spans: Spans) -> dict[str, float] | None:
     job_id = post.submitted.job_id
     route = spans.route.get(job_id)
+    invoked = spans.invocation.get(job_id)
+    rpc = spans.rpc_start.get(job_id)
     begun = spans.start_new.get(job_id)
     created = spans.create.get(job_id)
-    if route is None or begun is None or created is None:
+    if route is None or invoked is None or rpc is None or begun is None or created is None:
         return None
-    admitted = spans.admission.get(job_id, (route[0], route[0]))
     return {
         "total": post.submitted.seconds,
         "outside_route": post.submitted.seconds - (route[1] - route[0]),
-        "to_admission": admitted[0] - route[0],
-        "admission": admitted[1] - admitted[0],
-        "back_on_loop": begun[0] - admitted[1],
+        "to_invocation": invoked[0] - route[0],
+        "worker_to_start": rpc[0] - invoked[0],
+        "start_request": rpc[1] - rpc[0],
         "start_new": begun[1] - begun[0],
         "create": created[1] - created[0],
         "start_other": (begun[1] - begun[0]) - (created[1] - created[0]),
-        "after_start_new": route[1] - begun[1],
+        "worker_after_start": invoked[1] - rpc[1],
+        "after_invocation": route[1] - invoked[1],
     }
 
 
@@ -93,8 +105,9 @@ def _storage(spans: Spans, start: float, end: float) -> dict[str, dict[str, Any]
 
 
 def _overlap(posts: list[Post], spans: Spans) -> dict[str, Any]:
-    """The host's storage calls in flight while each measured POST ran (its own included),
-    for the slowest quarter of the POSTs against the fastest half."""
+    """The bench process's storage calls in flight while each measured POST ran (the host's
+    checkpoints, its own start's create included, and the watcher's reads; the app's calls
+    are made in the workers), for the slowest quarter of the POSTs against the fastest half."""
     rows = []
     for post in posts:
         route = spans.route.get(post.submitted.job_id)
@@ -131,7 +144,8 @@ def _overlap(posts: list[Post], spans: Spans) -> dict[str, Any]:
 
 
 def _bursts(spans: Spans, start: float, end: float, width: float = 0.1) -> dict[str, float]:
-    """Host storage calls started per `width` s window over the hold: how bursty they are."""
+    """The bench process's storage calls (the host's checkpoints, the watcher's reads) started
+    per `width` s window over the hold: how bursty they are."""
     slots = max(1, int((end - start) / width))
     counts = [0] * slots
     for call in spans.storage:
@@ -156,15 +170,13 @@ def _cpu_of(pids: list[int]) -> float:
 
 
 def run_post_profile(
-    latencies: Latencies, size: int, probes: int, workdir: Path, activity_processes: int = 0
+    latencies: Latencies, size: int, probes: int, workdir: Path, worker_processes: int
 ) -> dict[str, Any]:
-    from bench.memo_app import app
-
     with Azurite() as azurite, standins(latencies) as stand, instrumented() as timings:
         values = stand.app_settings(AzureWebJobsStorage=azurite.connection_string)
         root = app_root(workdir / "profile-app", HUB)
         services = {azurite.blob_port: "blob", azurite.table_port: "table"}
-        host_in_process = in_process_host(app, root, values, activity_processes, APP_REF)
+        host_in_process = bench_host(MEMO_APP, root, values, worker_processes)
         with post_spans(services) as spans, host_in_process as host:
             assert host._loop is not None  # started
             watcher = JobWatcher(azurite.connection_string).start()
@@ -173,7 +185,7 @@ def run_post_profile(
                 with loop_heartbeat(host._loop, timings), storage_probe.running(
                     azurite.connection_string, probe_file
                 ):
-                    driver = Driver(host.base_url, watcher)
+                    driver = Driver(host.base_url, host.function_key, watcher)
                     idle_start = time.monotonic()
                     idle: list[Post] = []
                     for _ in range(IDLE_POSTS + 1):  # the first one warms up, unmeasured
@@ -190,9 +202,10 @@ def run_post_profile(
                     workers_after = _cpu_of(host.worker_pids)
                     storage_after = sum(child_cpu("azurite").values())
                     hold_end = time.monotonic()
-                stand.set_latencies(ZERO)  # drain quickly: the profile is taken
-                with environment({"SIMULATED_LATENCY_MS": "0"}):
-                    watcher.wait([j.job_id for j in driver.accepted], timeout=300)
+                # Drain quickly, the profile taken: the model and news stand-ins answer at once
+                # (the market latency is the workers' setting, fixed when they started).
+                stand.set_latencies(ZERO)
+                watcher.wait([j.job_id for j in driver.accepted], timeout=300)
             finally:
                 watcher.stop()
     idle_rows = [r for r in (_phases(p, spans) for p in idle[1:]) if r]
@@ -200,8 +213,10 @@ def run_post_profile(
     threads = difference(cpu_before, cpu_after)
     seconds = hold_end - hold.started
     return {
-        "host": "in-process DevHost (memo app), phases timed by wrappers, CPU from /proc",
-        "activity_processes": activity_processes,
+        "host": "the memo app on a host in the bench process (HTTP, engine, checkpoints), its "
+        f"functions in {worker_processes} language workers; phases timed by wrappers in the "
+        "host process, CPU from /proc",
+        "worker_processes": worker_processes,
         "in_flight": size,
         "idle_posts": len(idle_rows),
         "held_posts": len(held_rows),
@@ -219,8 +234,8 @@ def run_post_profile(
         "cpu_seconds_by_thread_group": threads,
         "cpu_seconds_process": round(process_after - process_before, 2),
         "cpu_cores_busy": round((process_after - process_before) / seconds, 2),
-        "activity_workers_cpu_seconds": round(workers_after - workers_before, 2),
-        "activity_workers_cores_busy": round((workers_after - workers_before) / seconds, 2),
+        "worker_cpu_seconds": round(workers_after - workers_before, 2),
+        "worker_cores_busy": round((workers_after - workers_before) / seconds, 2),
         "azurite_cpu_seconds": round(storage_after - storage_before, 2),
         "azurite_cores_busy": round((storage_after - storage_before) / seconds, 2),
     }

@@ -1,8 +1,19 @@
-"""Timers around a POST /api/analyses's phases and around every storage call the process makes,
-for `bench.post_profile`. Nothing is changed but wrapped, and only while `post_spans()` is
-active: `devhost`'s app-route handler, `Engine.start_new`, `CheckpointStore.create` (the new
-instance's blob and row), the app's `Admission.admit`, and azure-core's sync and async HTTP
-transports (the storage SDKs' calls)."""
+"""Timers around what the host process sees of a POST /api/analyses, and around every storage
+call the bench process makes, for `bench.post_profile`. Nothing is changed but wrapped, and only
+while `post_spans()` is active (with `bench.instrument.instrumented()`, whose invocation timer
+reports the route's invocation):
+
+- `HttpServer._app_route`: the app route, from the request handed to it to the response it
+  returns (the key check, the body read, the invocation, the answer converted);
+- the route's invocation in a worker (`WorkerPool.invoke`, through `instrumented()`);
+- `ManagementApi.handle` for `orchestrators/...`: the durable client's start, as it arrives on
+  the host's RPC base (`/durabletask/`) from the worker;
+- `Engine.start_new` inside it, and `CheckpointStore.create` inside that (the new instance's
+  blob and row);
+- azure-core's sync and async HTTP transports: the host's checkpoint calls (async, on its
+  loop) and the bench's watcher (sync). The app's own storage calls (its admission
+  transaction, its activities) are made in the workers and are not seen here.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +28,14 @@ from urllib.parse import urlsplit
 
 from azure.core.pipeline.transport import AioHttpTransport, RequestsTransport
 
-from bench.instrument import Patch, patched
+from bench.instrument import Patch, patched, watching_invocations
 from bench.threads_cpu import group
 from devhost.engine import Engine
 from devhost.http_server import HttpServer
+from devhost.management import ManagementApi
 from devhost.store import CheckpointStore
+
+START_PATH = "orchestrators/"
 
 
 @dataclass
@@ -38,7 +52,8 @@ class Spans:
     """(start, end) per job id for each wrapped call."""
 
     route: dict[str, tuple[float, float]] = field(default_factory=dict)
-    admission: dict[str, tuple[float, float]] = field(default_factory=dict)
+    invocation: dict[str, tuple[float, float]] = field(default_factory=dict)
+    rpc_start: dict[str, tuple[float, float]] = field(default_factory=dict)
     start_new: dict[str, tuple[float, float]] = field(default_factory=dict)
     create: dict[str, tuple[float, float]] = field(default_factory=dict)
     storage: list[StorageCall] = field(default_factory=list)
@@ -53,16 +68,25 @@ def _kind(request: Any, services: dict[int, str]) -> str:
     return f"{services.get(port, 'other')} {request.method}"
 
 
+def _accepted_id(status: int, body: Any) -> str | None:
+    """The `id` of a 202 answer's JSON body (the job id, which is also its instance id)."""
+    if status != 202 or not isinstance(body, bytes | dict):
+        return None
+    try:
+        data = json.loads(body) if isinstance(body, bytes) else body
+    except ValueError:
+        return None
+    found = data.get("id") if isinstance(data, dict) else None
+    return str(found) if found else None
+
+
 @contextmanager
 def post_spans(services: dict[int, str]) -> Iterator[Spans]:
-    from shared import admission as admission_module
-
     spans = Spans()
     route = HttpServer._app_route
+    handle = ManagementApi.handle
     start_new = Engine.start_new
     create = CheckpointStore.create
-    admission_class: Any = getattr(admission_module, "Admission", None)
-    admit = getattr(admission_class, "admit", None)
     sync_send = RequestsTransport.send
     async_send = AioHttpTransport.send
     lock = threading.Lock()
@@ -100,20 +124,23 @@ def post_spans(services: dict[int, str]) -> Iterator[Spans]:
 
     async def timed_route(server: HttpServer, request: Any) -> Any:
         started = time.monotonic()
-        response = await route(server, request)
-        body = response.body
-        if request.method == "POST" and response.status == 202 and isinstance(body, bytes):
-            job_id = json.loads(body).get("id")
-            if job_id:
-                spans.route[job_id] = (started, time.monotonic())
+        with watching_invocations() as seen:
+            response = await route(server, request)
+        job_id = _accepted_id(response.status, response.body) if request.method == "POST" else None
+        if job_id:
+            spans.route[job_id] = (started, time.monotonic())
+            if "http" in seen:
+                spans.invocation[job_id] = seen["http"]
         return response
 
-    def timed_admit(admission: Any, job: Any, *args: Any, **kwargs: Any) -> Any:
+    async def timed_handle(api: ManagementApi, request: Any) -> Any:
         started = time.monotonic()
-        assert admit is not None
-        result = admit(admission, job, *args, **kwargs)
-        first(spans.admission, job.id, (started, time.monotonic()))
-        return result
+        response = await handle(api, request)
+        if request.path.startswith(START_PATH):
+            instance_id = _accepted_id(response.status, response.body)
+            if instance_id:
+                first(spans.rpc_start, instance_id, (started, time.monotonic()))
+        return response
 
     async def timed_start_new(engine: Engine, name: str, instance_id: Any, raw: Any) -> str:
         started = time.monotonic()
@@ -129,12 +156,11 @@ def post_spans(services: dict[int, str]) -> Iterator[Spans]:
 
     patches: list[Patch] = [
         (HttpServer, "_app_route", timed_route),
+        (ManagementApi, "handle", timed_handle),
         (Engine, "start_new", timed_start_new),
         (CheckpointStore, "create", timed_create),
         (RequestsTransport, "send", timed_sync_send),
         (AioHttpTransport, "send", timed_async_send),
     ]
-    if admit is not None:
-        patches.append((admission_class, "admit", timed_admit))
     with patched(patches):
         yield spans

@@ -1,5 +1,6 @@
 """The measured POSTs, sent from a process of their own: `python -m bench.probe_client URL`
-reads a ticker per line on stdin and answers each with the `Submitted` JSON on stdout.
+reads a ticker per line on stdin and answers each with the `Submitted` JSON on stdout. Its POSTs
+carry the function key given in BENCH_FUNCTION_KEY.
 
 The bench process also runs the stand-ins (the model's grounded answers are built there), the
 refill thread and the job watcher; a POST timed in it would include its waits for that
@@ -10,6 +11,7 @@ process's GIL. Timed here, a POST's time is the service's and the loopback's. Ti
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -19,14 +21,17 @@ from types import TracebackType
 import requests
 
 from bench.children import REPO, child_env
-from bench.client import Submitted, submit
+from bench.client import KEY_HEADER, Submitted, submit
+
+KEY_SETTING = "BENCH_FUNCTION_KEY"
 
 
 class ProbeClient:
     """One POST at a time through the probe process; `submit` is safe from any thread."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, function_key: str) -> None:
         self.base_url = base_url
+        self.function_key = function_key
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
 
@@ -36,7 +41,7 @@ class ProbeClient:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env=child_env(),
+            env=child_env({KEY_SETTING: self.function_key}),
             cwd=REPO,
         )
         return self
@@ -78,6 +83,7 @@ class ProbeClient:
 
 def main(base_url: str) -> int:
     session = requests.Session()
+    session.headers[KEY_HEADER] = os.environ[KEY_SETTING]
     for line in sys.stdin:
         sent = submit(session, base_url, line.strip())
         print(json.dumps(asdict(sent)), flush=True)

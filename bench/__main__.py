@@ -56,6 +56,16 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("a whole number") from exc
+    if count < 1:
+        raise argparse.ArgumentTypeError("the host needs at least one worker process")
+    return count
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--latency", type=_seconds, default=1.0,
@@ -73,9 +83,10 @@ def parser() -> argparse.ArgumentParser:
                         help="measured POSTs per load level (default 40)")
     parser.add_argument("--idle-probes", type=int, default=15,
                         help="measured POSTs with nothing in flight (default 15)")
-    parser.add_argument("--activity-processes", type=int, default=2, metavar="N",
-                        help="the load host runs activities in N worker processes "
-                        "(default 2; 0: on the host's own threads)")
+    parser.add_argument("--worker-processes", type=_workers, default=2, metavar="N",
+                        help="language worker processes of the load host and of the POST "
+                        "profile's host (default 2; `single` and `host` run on one, the Functions "
+                        "host's default)")
     parser.add_argument("--profile", choices=("auto", "always", "never"), default="always",
                         help="profile POST phases at 50 in flight: always (default), never, "
                         "or only when the POST target is missed (auto)")
@@ -172,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_levels": list(args.load_levels),
             "probes": args.probes,
             "idle_probes": args.idle_probes,
+            "worker_processes": args.worker_processes,
         },
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
@@ -196,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 probes=args.probes,
                 idle_probes=args.idle_probes,
                 deadline_seconds=deadline,
-                activity_processes=args.activity_processes,
+                worker_processes=args.worker_processes,
             )
             load = run_load(latencies, options, workdir)
             results["memory"] = load.pop("memory")
@@ -208,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
             _log("post profile: POST phases with 50 jobs in flight")
             results["post_profile"] = run_post_profile(
-                latencies, 50, args.probes, workdir, args.activity_processes
+                latencies, 50, args.probes, workdir, args.worker_processes
             )
     results["machine"] = _machine(started_load)
     results["duration_s"] = round(time.monotonic() - started, 1)

@@ -26,6 +26,12 @@ def _ratio(level: dict[str, Any]) -> str:
     return f"{_num(level['p95_vs_idle'], 2)} ({_num(low, 1)}–{_num(high, 1)})"
 
 
+def _workers(count: Any) -> str:
+    if not count:
+        return "language workers: —"
+    return f"{count} language worker process{'es' if count != 1 else ''}"
+
+
 def _verdict(target: dict[str, Any]) -> str:
     return "met" if target["met"] else "**missed**"
 
@@ -38,7 +44,8 @@ def render(results: dict[str, Any]) -> str:
         lat = single["latencies_s"]
         lines.append(
             f"**single** (latencies: market {lat['market']:g} s, SPY {lat['spy']:g} s, news "
-            f"{lat['news']:g} s, each LLM call {lat['llm']:g} s; median of {single['repeats']})"
+            f"{lat['news']:g} s, each LLM call {lat['llm']:g} s; median of {single['repeats']}; "
+            f"{_workers(single.get('worker_processes'))})"
         )
         lines.append("")
         lines += _table(
@@ -60,9 +67,11 @@ def render(results: dict[str, Any]) -> str:
         if over:
             lines.append("")
             lines.append(
-                f"Above the bound (median parallel memo): the activities' own work on the "
-                f"critical path {_num(over['activity_work_on_path_s'], 3)} s (stage updates "
-                f"included: {_num(over['stage_updates_s'], 3)} s), the host between activities "
+                f"Above the bound (median parallel memo): the activity invocations on the "
+                f"critical path beyond their injected latency (the activities' own work, and "
+                f"the way to a worker and back) {_num(over['activity_work_on_path_s'], 3)} s "
+                f"(stage updates included: {_num(over['stage_updates_s'], 3)} s), the host "
+                f"between activities (replays in a worker, checkpoints) "
                 f"{_num(over['host_between_activities_s'], 3)} s."
             )
         lines.append("")
@@ -87,15 +96,21 @@ def render(results: dict[str, Any]) -> str:
         lines.append("")
     host = results.get("host")
     if host:
-        lines.append("**host** (no-op activity, n in sequence in one orchestration)")
+        lines.append(
+            "**host** (no-op activity, n in sequence in one orchestration; "
+            f"{_workers(host.get('worker_processes'))})"
+        )
         lines.append("")
         lines += _table(
             ["activities", "total (ms)", "per activity (ms)", "step p50 (ms)", "step p95 (ms)",
-             "last replay (ms)", "history events", "document (KiB)"],
+             "replay p50 (ms)", "last replay (ms)", "activity call p50 (ms)",
+             "checkpoint p50 (ms)", "history events", "document (KiB)"],
             [
                 [str(r["activities"]), _num(r["total_ms"], 1), _num(r["per_activity_ms"], 2),
                  _num(r["step_p50_ms"], 2), _num(r["step_p95_ms"], 2),
-                 _num(r["last_replay_ms"], 2), str(r["history_events_at_end"]),
+                 _num(r.get("replay_p50_ms"), 2), _num(r["last_replay_ms"], 2),
+                 _num(r.get("activity_invocation_p50_ms"), 2),
+                 _num(r.get("checkpoint_write_p50_ms"), 2), str(r["history_events_at_end"]),
                  _num(r["document_kib_at_end"], 1)]
                 for r in host["sizes"]
             ],
@@ -103,16 +118,31 @@ def render(results: dict[str, Any]) -> str:
         fit = host["fit_on_longest"]
         lines.append("")
         lines.append(
-            f"Replay: {_num(fit['replay_us_per_history_event'], 1)} µs per history event; "
+            f"Replay (the host's context JSON, then the orchestrator invoked in a worker): "
+            f"{_num(fit['replay_us_per_history_event'], 1)} µs per history event, of which the "
+            f"invocation {_num(fit.get('replay_invocation_us_per_history_event'), 1)}; "
             f"steps of the {fit['activities']}-activity orchestration: "
             f"{_num(fit['step_p50_first_tenth_ms'])} ms (first tenth) → "
             f"{_num(fit['step_p50_last_tenth_ms'])} ms (last tenth)."
         )
+        sdk = host.get("sdk_replay_alone")
+        if sdk:
+            plain, memoised = sdk["unmodified"], sdk["memoised_timestamps"]
+            lines.append(
+                f"The SDK's replay alone (the same episodes, in the bench process, no pipe): "
+                f"{_num(plain['us_per_history_event'], 1)} µs per history event unmodified, as "
+                f"the workers run it ({_num(plain['last_ms'])} ms at "
+                f"{sdk['history_events_at_end']} events); "
+                f"{_num(memoised['us_per_history_event'], 1)} µs with its timestamp parser "
+                f"memoised, as devhost used to patch it in its own process "
+                f"({_num(memoised['last_ms'])} ms)."
+            )
         lines.append("")
     load = results.get("load")
     if load:
         lines.append(
-            f"**load** (closed loop; activity concurrency {load['activity_concurrency']}: "
+            f"**load** ({load['host']}; closed loop; activity concurrency "
+            f"{load['activity_concurrency']}: "
             f"{_num(load['jobs_per_minute_held'], 1)} jobs/min over the held levels, bound "
             f"{load['jobs_per_minute_bound']})"
         )
@@ -144,7 +174,7 @@ def render(results: dict[str, Any]) -> str:
             host_alone = memory.get("host_process_peak_rss_mib") or {}
             lines.append(
                 f"Memory (the host subprocess and the {memory.get('processes', 1) - 1} processes "
-                f"it started, {memory.get('activity_processes', 0)} of them activity workers; "
+                f"below it, {memory.get('worker_processes', 0)} of them language workers; "
                 "VmRSS from /proc, summed): "
                 f"{_num(memory['rss_at_start_mib'], 1)} MiB at start, "
                 f"{_num(memory['peak_rss_mib_while_draining'], 1)} MiB peak while draining, "
@@ -156,10 +186,10 @@ def render(results: dict[str, Any]) -> str:
         lines.append("")
     profile = results.get("post_profile")
     if profile and profile.get("held_phases"):
-        workers = profile.get("activity_processes", 0)
-        where = f"activities in {workers} worker processes" if workers else "activities on threads"
         lines.append(
-            f"**POST profile** ({profile['in_flight']} in flight, in-process host, {where})"
+            f"**POST profile** ({profile['in_flight']} in flight; the host in the bench process, "
+            f"{_workers(profile.get('worker_processes'))}; phases as the host process sees them, "
+            "ms)"
         )
         lines.append("")
         idle, held = profile["idle_phases"], profile["held_phases"]
@@ -181,13 +211,15 @@ def render(results: dict[str, Any]) -> str:
                 f"Slowest quarter of the held POSTs (p50 {_num(slow['post_p50_ms'], 1)} ms) "
                 f"overlapped {_num(slow['checkpoint_writes_overlapping_p50'], 1)} checkpoint "
                 f"writes; fastest half ({_num(fast['post_p50_ms'], 1)} ms) "
-                f"{_num(fast['checkpoint_writes_overlapping_p50'], 1)}. Host storage calls per "
-                f"100 ms: p50 {_num(bursts['p50'], 0)}, p95 {_num(bursts['p95'], 0)}, max "
+                f"{_num(fast['checkpoint_writes_overlapping_p50'], 1)}. Storage calls of the "
+                f"host (checkpoints) and the bench's watcher per 100 ms: p50 "
+                f"{_num(bursts['p50'], 0)}, p95 {_num(bursts['p95'], 0)}, max "
                 f"{_num(bursts['max'], 0)}. Event-loop lag p95 "
                 f"{_num(profile['loop_lag_held']['p95_ms'], 1)} ms; an outside process reading "
                 f"the same Azurite: p95 {_num(probe.get('table_read_p95_ms'), 1)} ms. CPU while "
-                f"held: host {_num(profile.get('cpu_cores_busy'), 2)} cores, activity workers "
-                f"{_num(profile.get('activity_workers_cores_busy'), 2)} cores, Azurite "
+                f"held: the bench process (host and bench threads) "
+                f"{_num(profile.get('cpu_cores_busy'), 2)} cores, language workers "
+                f"{_num(profile.get('worker_cores_busy'), 2)} cores, Azurite "
                 f"{_num(profile.get('azurite_cores_busy'), 2)} cores."
             )
         lines.append("")

@@ -16,7 +16,7 @@ from shared.models import (
     JobView,
     ReportLink,
 )
-from tools.function_index import current_index
+from tests.runtime_index import runtime_index
 
 DOC = document("http://localhost:7071")
 
@@ -33,7 +33,7 @@ def operations() -> dict[str, tuple[str, str]]:
 
 def http_functions() -> dict[str, tuple[set[str], str]]:
     found = {}
-    for function in current_index():
+    for function in runtime_index():
         for binding in function["bindings"]:
             if binding["type"] == "httpTrigger":
                 found[function["name"]] = (set(binding["methods"]), "/api/" + binding["route"])

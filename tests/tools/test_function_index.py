@@ -4,26 +4,10 @@ snapshot (CI also checks it in a virtualenv built from requirements.txt alone).
 The runtime keeps its state in module globals, so the index is taken in a process of its own.
 """
 
-import functools
 import json
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any
 
+from tests.runtime_index import runtime_index
 from tools.function_index import SNAPSHOT
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@functools.cache
-def runtime_index() -> list[dict[str, Any]]:
-    printed = subprocess.run(
-        [sys.executable, "-m", "tools.function_index"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
-    ).stdout
-    index: list[dict[str, Any]] = json.loads(printed)
-    return index
 
 
 def test_function_index_matches_snapshot() -> None:

@@ -32,7 +32,7 @@ from bench.host_process import HostProcess
 from bench.latencies import ZERO, Latencies
 from bench.memory import RssSampler
 from bench.probe_client import ProbeClient
-from bench.runtime import MEMO_APP, activity_concurrency, app_root
+from bench.runtime import MEMO_APP, activity_concurrency, app_root, sync_threads
 from bench.standins import standins
 from bench.stats import median, ms, percentile, ratio_interval, rounded
 from devhost.azurite import Azurite
@@ -332,6 +332,7 @@ def run_load(latencies: Latencies, options: LoadOptions, workdir: Path) -> dict[
         "host": f"subprocess: python -m devhost serve --app {MEMO_APP} --worker-processes "
         f"{options.worker_processes}",
         "worker_processes": options.worker_processes,
+        "worker_sync_threads": sync_threads(values),
         "measured_posts_from": "a process of their own (bench/probe_client.py)",
         "activity_concurrency": concurrency,
         "activity_seconds_per_memo": per_memo,

@@ -140,8 +140,10 @@ def render(results: dict[str, Any]) -> str:
         lines.append("")
     load = results.get("load")
     if load:
+        threads = load.get("worker_sync_threads")
+        pools = f"; each worker runs sync functions on {threads} threads" if threads else ""
         lines.append(
-            f"**load** ({load['host']}; closed loop; activity concurrency "
+            f"**load** ({load['host']}{pools}; closed loop; activity concurrency "
             f"{load['activity_concurrency']}: "
             f"{_num(load['jobs_per_minute_held'], 1)} jobs/min over the held levels, bound "
             f"{load['jobs_per_minute_bound']})"

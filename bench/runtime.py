@@ -20,6 +20,7 @@ from devhost.host import DevHost
 # The bench's apps, as the host's workers load them (module:attribute; see bench/apps).
 MEMO_APP = "bench.apps.memo.function_app:app"
 CHAIN_APP = "bench.apps.chain.function_app:app"
+THREADPOOL_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
 # The Functions host's default (FUNCTIONS_WORKER_PROCESS_COUNT unset): what `single` and `host`
 # run on; `load` and the POST profile take `--worker-processes`.
 SINGLE_WORKER = 1
@@ -33,6 +34,16 @@ def app_root(folder: Path, hub: str) -> Path:
     host_json["extensions"]["durableTask"]["hubName"] = hub
     (folder / "host.json").write_text(json.dumps(host_json, indent=2))
     return folder
+
+
+def sync_threads(values: Mapping[str, str]) -> int:
+    """Threads each language worker runs sync functions on (every activity of the app, and the
+    SDK's orchestrator): PYTHON_THREADPOOL_THREAD_COUNT when set, else the runtime's default,
+    a ThreadPoolExecutor's own (min(32, CPUs + 4))."""
+    setting = values.get(THREADPOOL_SETTING) or os.environ.get(THREADPOOL_SETTING)
+    if setting and setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    return min(32, (os.process_cpu_count() or 1) + 4)
 
 
 def activity_concurrency() -> int:

@@ -3,10 +3,12 @@ point the real providers at them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bench.latencies import Latencies
 from bench.responder import GroundedResponder
@@ -14,6 +16,8 @@ from tests.standins.firecrawl_server import FirecrawlStandIn, document, search_b
 from tests.standins.openai_server import OpenAIStandIn
 
 FIRECRAWL_KEY = "fc-standin-not-a-secret"
+SAMPLE_SETTINGS = Path(__file__).resolve().parents[1] / "local.settings.sample.json"
+WORKER_THREADS = json.loads(SAMPLE_SETTINGS.read_text())["Values"]["PYTHON_THREADPOOL_THREAD_COUNT"]
 ARTICLES = 3
 
 
@@ -70,6 +74,9 @@ class StandIns:
             # The retention timer's schedule (an app setting the host resolves): daily, as in
             # local.settings.sample.json.
             "RETENTION_CRON": "0 30 3 * * *",
+            # As deployed (infra/main.bicep, local.settings.sample.json): the worker's sync
+            # threads match host.json's activity + orchestrator concurrency.
+            "PYTHON_THREADPOOL_THREAD_COUNT": WORKER_THREADS,
             "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost",
             **extra,

@@ -251,6 +251,11 @@ var optionalSettings = union(openAiBaseUrlSetting, firecrawlApiUrlSetting, azure
 var appSettings = union(keyVaultReferences, optionalSettings, {
   // The task hub in host.json, overridable per environment.
   AzureFunctionsJobHost__extensions__durableTask__hubName: taskHubName
+  // The Python worker runs sync functions (every activity and orchestrator here) on one thread
+  // pool, min(32, CPUs + 4) by default: fewer than host.json lets run at once (8 activities + 8
+  // orchestrators), so replays would queue behind activities. Keep it equal to their sum.
+  PYTHON_THREADPOOL_THREAD_COUNT: '16'
+
   MARKET_DATA_PROVIDER: marketDataProvider
   NEWS_PROVIDER: newsProvider
   LLM_PROVIDER: llmProvider

@@ -32,6 +32,10 @@ OFFLINE_SETTINGS = {
     "ANALYSES_PER_HOUR": "100000",
     # The retention timer's schedule (its NCRONTAB is an app setting): daily, as in the sample.
     "RETENTION_CRON": "0 30 3 * * *",
+    # The worker's sync threads, as deployed: host.json's activity + orchestrator concurrency.
+    "PYTHON_THREADPOOL_THREAD_COUNT": json.loads(
+        (Path(__file__).resolve().parents[1] / "local.settings.sample.json").read_text()
+    )["Values"]["PYTHON_THREADPOOL_THREAD_COUNT"],
 }
 # The real function app, as the host's workers load it (module:attribute).
 APP = "function_app:app"

@@ -77,6 +77,7 @@ NOT_APP_FIELDS = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Entra ID ingestion",
     "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "Python worker OpenTelemetry",
     "RETENTION_CRON": "timer schedule, read by the trigger as %RETENTION_CRON%",
+    "PYTHON_THREADPOOL_THREAD_COUNT": "the Python worker's sync thread pool (host.json's sum)",
 }
 REQUIRED = {
     "MARKET_DATA_PROVIDER",

@@ -7,7 +7,7 @@ the routes, orchestrators and activities that `function_app.py` registers, and t
 """
 
 from bench import sequential, sequential_route
-from bench.apps.real_app import real_app
+from tests.real_app import real_app
 
 app = real_app()
 app.register_functions(sequential.bp)

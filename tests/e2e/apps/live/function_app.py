@@ -5,7 +5,7 @@ runs in the worker against the test's scripted Yahoo."""
 from __future__ import annotations
 
 from tests.e2e import yahoo_switch
-from tests.e2e.real_app import real_app
+from tests.real_app import real_app
 
 yahoo_switch.install()
 app = real_app()

@@ -9,25 +9,15 @@ worker captured, as JSON (tests.ops.otel_capture.snapshot).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import azure.functions as func
 
 from tests.ops.otel_capture import ROUTE, install, snapshot
+from tests.real_app import real_app
 
-CAPTURE = install()
-
-REAL_APP = Path(__file__).resolve().parents[4] / "function_app.py"
-_spec = importlib.util.spec_from_file_location("stockmemo_function_app", REAL_APP)
-assert _spec is not None and _spec.loader is not None
-_real = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _real
-_spec.loader.exec_module(_real)
-
-app = _real.app
+CAPTURE = install()  # before the app is imported, as the worker installs Azure Monitor's
+app = real_app()
 
 
 @app.route(route=ROUTE, methods=["GET"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from tests.control import Board
-from tests.trust.apps.real_app import real_app
+from tests.real_app import real_app
 from tests.trust.log_capture import EverythingToFile, capture_root
 
 LOGS = "logs"

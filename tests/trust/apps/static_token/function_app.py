@@ -16,7 +16,7 @@ from azure.core.credentials import AccessToken
 
 from shared import storage
 from tests.control import Board
-from tests.trust.apps.real_app import real_app
+from tests.real_app import real_app
 from tests.trust.oauth import StaticTokenCredential, storage_client_facts
 
 CREDENTIALS = "credentials"

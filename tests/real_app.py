@@ -1,8 +1,9 @@
-"""The repository's function app (`function_app.py`), for a bench app to build on.
+"""The repository's function app, for a wrapper app (a test's, or the bench's) to build on.
 
-A bench app is itself a `function_app.py` whose folder the runtime puts first on sys.path, so
-`import function_app` inside it would import the bench app. The real script is loaded from its
-file under a module name of its own instead, once per process.
+A wrapper is itself a `function_app.py` whose folder the runtime puts first on sys.path, so
+`import function_app` inside it would import the wrapper. The real script is loaded from its
+file under a module name of its own instead, once per process: the app exactly as deployed,
+with whatever the wrapper installs around it (captures, stand-in transports, extra routes).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import azure.durable_functions as df
 
-SCRIPT = Path(__file__).resolve().parents[2] / "function_app.py"
-MODULE = "bench_stockmemo_function_app"
+SCRIPT = Path(__file__).resolve().parents[1] / "function_app.py"
+MODULE = "stockmemo_function_app"
 
 
 def real_app() -> df.DFApp:

@@ -7,8 +7,8 @@ import logging
 import azure.durable_functions as df
 
 from shared import names, telemetry
-from shared.jobs import JobStore
-from shared.models import FailJob, JobStatus, StageUpdate
+from shared.domain.models import FailJob, JobStatus, StageUpdate
+from shared.store.jobs import JobStore
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)

@@ -25,13 +25,13 @@ from azure.storage.blob import BlobClient, ContentSettings
 from pydantic import BaseModel, ValidationError
 
 from shared import names, telemetry
-from shared.artifacts import ArtifactStore, work_blob
+from shared.domain.evidence import MarketRequest, MarketSnapshot, MarketSummary
 from shared.errors import StockMemoError, UnknownTicker
-from shared.evidence import MarketRequest, MarketSnapshot, MarketSummary
-from shared.market.base import MarketDataProvider
-from shared.providers import market_data_provider
 from shared.settings import Settings, get_settings
-from shared.storage import cache_container
+from shared.sources.factory import market_data_provider
+from shared.sources.market.base import MarketDataProvider
+from shared.store.artifacts import ArtifactStore, work_blob
+from shared.store.clients import cache_container
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)

@@ -8,10 +8,10 @@ from typing import Any
 import azure.durable_functions as df
 
 from shared import names, telemetry
-from shared.artifacts import ArtifactStore, work_blob
-from shared.evidence import NewsRequest, NewsResult, NewsSummary
-from shared.providers import news_provider
+from shared.domain.evidence import NewsRequest, NewsResult, NewsSummary
 from shared.settings import get_settings
+from shared.sources.factory import news_provider
+from shared.store.artifacts import ArtifactStore, work_blob
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)

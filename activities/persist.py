@@ -11,9 +11,7 @@ import azure.durable_functions as df
 
 from activities.strategist import load_news, load_quant
 from shared import names, telemetry
-from shared.artifacts import ArtifactStore, evidence_blob, memo_blob
-from shared.errors import StorageFailed
-from shared.evidence import (
+from shared.domain.evidence import (
     Decision,
     NewsResult,
     PersistInput,
@@ -21,9 +19,11 @@ from shared.evidence import (
     QuantResult,
     overall_grounding,
 )
-from shared.jobs import JobStore, log_row_key
-from shared.memo import evidence_hash, render_memo
-from shared.models import JobStatus, Stage, Usage
+from shared.domain.models import JobStatus, Stage, Usage
+from shared.errors import StorageFailed
+from shared.render.memo import evidence_hash, render_memo
+from shared.store.artifacts import ArtifactStore, evidence_blob, memo_blob
+from shared.store.jobs import JobStore, log_row_key
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)

@@ -8,12 +8,12 @@ from typing import Any
 import azure.durable_functions as df
 
 from shared import names, telemetry
-from shared.artifacts import ArtifactStore, work_blob
+from shared.agents.writer import writer
+from shared.domain.evidence import MarketSnapshot, QuantInput, QuantResult, QuantSummary
+from shared.domain.metrics import completeness, compute_metrics
 from shared.errors import StorageFailed
-from shared.evidence import MarketSnapshot, QuantInput, QuantResult, QuantSummary
-from shared.metrics import completeness, compute_metrics
-from shared.providers import writer
 from shared.settings import get_settings
+from shared.store.artifacts import ArtifactStore, work_blob
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)

@@ -8,9 +8,8 @@ from typing import Any
 import azure.durable_functions as df
 
 from shared import names, telemetry
-from shared.artifacts import ArtifactStore, work_blob
-from shared.errors import StorageFailed
-from shared.evidence import (
+from shared.agents.writer import writer
+from shared.domain.evidence import (
     DataGap,
     Decision,
     DecisionSummary,
@@ -19,8 +18,9 @@ from shared.evidence import (
     QuantResult,
     overall_grounding,
 )
-from shared.providers import writer
+from shared.errors import StorageFailed
 from shared.settings import get_settings
+from shared.store.artifacts import ArtifactStore, work_blob
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)

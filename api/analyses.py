@@ -20,21 +20,7 @@ from pydantic import ValidationError
 from api.callers import owner_of
 from api.responses import base_url, error_boundary, error_response, json_response
 from shared import names, telemetry
-from shared.admission import Admission, IdempotencyClaim, check_idempotency_key
-from shared.errors import (
-    BodyTooLarge,
-    InvalidBody,
-    InvalidQuery,
-    InvalidTicker,
-    LengthRequired,
-    NotCancellable,
-    NotFound,
-    StockMemoError,
-    StorageFailed,
-    code_from_failure,
-)
-from shared.jobs import JobStore
-from shared.models import (
+from shared.domain.models import (
     TERMINAL_STATUSES,
     Accepted,
     AnalysisInput,
@@ -49,7 +35,21 @@ from shared.models import (
     Stage,
     normalize_ticker,
 )
+from shared.errors import (
+    BodyTooLarge,
+    InvalidBody,
+    InvalidQuery,
+    InvalidTicker,
+    LengthRequired,
+    NotCancellable,
+    NotFound,
+    StockMemoError,
+    StorageFailed,
+    code_from_failure,
+)
 from shared.settings import Settings, get_settings
+from shared.store.admission import Admission, IdempotencyClaim, check_idempotency_key
+from shared.store.jobs import JobStore
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from api.responses import error_boundary, json_response
+from shared.domain.models import HealthView
 from shared.errors import StockMemoError
-from shared.models import HealthView
 from shared.settings import Settings, get_settings
-from shared.storage import analyses_table, reports_container
+from shared.store.clients import analyses_table, reports_container
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)

@@ -17,8 +17,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from api.analyses import DEFAULT_PAGE, IDEMPOTENCY_HEADER, MAX_PAGE
 from api.responses import base_url, error_boundary, json_response
-from shared.admission import MAX_KEY_CHARS
-from shared.models import (
+from shared.domain.models import (
     TICKER_RULE,
     Accepted,
     AnalysisRequest,
@@ -28,6 +27,7 @@ from shared.models import (
     JobView,
     ReportLink,
 )
+from shared.store.admission import MAX_KEY_CHARS
 
 bp = df.Blueprint()
 

@@ -28,13 +28,13 @@ import azure.functions as func
 
 from api.callers import owner_of
 from api.responses import error_boundary, error_response
-from shared.artifacts import ArtifactStore, evidence_blob
-from shared.chart import chart_svg
+from shared.domain.evidence import QuantResult
+from shared.domain.models import TICKER_RE, Job, JobStatus
 from shared.errors import NotCompleted, NotFound, StorageFailed
-from shared.evidence import QuantResult
-from shared.jobs import JobStore
-from shared.models import TICKER_RE, Job, JobStatus
+from shared.render.chart import chart_svg
 from shared.settings import get_settings
+from shared.store.artifacts import ArtifactStore, evidence_blob
+from shared.store.jobs import JobStore
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)

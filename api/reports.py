@@ -16,11 +16,11 @@ import azure.functions as func
 from api.analyses import find_job
 from api.pages import document_response
 from api.responses import error_boundary, error_response, json_response
-from shared.artifacts import ArtifactStore, memo_blob
+from shared.domain.models import JobStatus
 from shared.errors import InvalidQuery, NotCompleted, StorageFailed
-from shared.models import JobStatus
-from shared.report_html import render_report_html
+from shared.render.memo_html import render_report_html
 from shared.settings import get_settings
+from shared.store.artifacts import ArtifactStore, memo_blob
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)

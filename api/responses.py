@@ -11,8 +11,8 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel
 
+from shared.domain.models import ErrorBody, ErrorDetail, JobStatus
 from shared.errors import QuotaExceeded, StockMemoError
-from shared.models import ErrorBody, ErrorDetail, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ Handler = Callable[..., Awaitable[func.HttpResponse]]
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> func.HttpResponse:
-    """`body` as JSON; a pydantic model as its own serialization says (`shared/models.py`)."""
+    """`body` as JSON; a pydantic model as its own serialization says (shared/domain/models)."""
     if isinstance(body, BaseModel):
         body = body.model_dump(mode="json")
     return func.HttpResponse(

@@ -31,11 +31,11 @@ from pydantic import BaseModel, Field
 
 from api.callers import owner_of
 from api.responses import error_boundary, error_response, json_response
+from shared.domain.models import TERMINAL_STATUSES, Job, JobStatus
 from shared.errors import InvalidQuery
-from shared.jobs import job_from_entity
-from shared.models import TERMINAL_STATUSES, Job, JobStatus
 from shared.settings import Settings, get_settings
-from shared.storage import analyses_table, storage_errors
+from shared.store.clients import analyses_table, storage_errors
+from shared.store.jobs import job_from_entity
 
 bp = df.Blueprint()
 

@@ -12,8 +12,8 @@ import re
 import threading
 from typing import Any
 
-from shared.llm import prompts
-from shared.llm.schemas import DecisionDraft, QuantNoteDraft
+from shared.agents.llm import prompts
+from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
 from tests.standins.openai_server import Received, Reply
 
 _CAP = re.compile(r"must not exceed the completeness score, (\d+(?:\.\d+)?)\.")

@@ -14,7 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from shared import names
-from shared.evidence import (
+from shared.domain.evidence import (
     DecisionSummary,
     MarketRequest,
     MarketSummary,
@@ -25,7 +25,7 @@ from shared.evidence import (
     QuantInput,
     QuantSummary,
 )
-from shared.models import AnalysisInput, FailJob, JobError, JobStatus, Stage, StageUpdate
+from shared.domain.models import AnalysisInput, FailJob, JobError, JobStatus, Stage, StageUpdate
 
 SEQUENTIAL_ORCHESTRATOR = "bench_sequential_orchestrator"
 BENCHMARK_SYMBOL = "SPY"

@@ -14,9 +14,9 @@ from api.analyses import orchestration_input, parse_request
 from api.callers import owner_of
 from api.responses import error_boundary, json_response
 from bench.sequential import SEQUENTIAL_ORCHESTRATOR
-from shared.jobs import JobStore
-from shared.models import Job, JobStatus, Stage
+from shared.domain.models import Job, JobStatus, Stage
 from shared.settings import get_settings
+from shared.store.jobs import JobStore
 
 bp = df.Blueprint()
 

@@ -34,11 +34,11 @@ from azure.storage.blob import ContainerClient
 from pydantic import BaseModel, Field
 
 from shared import telemetry
-from shared.admission import quota_row_key
-from shared.artifacts import job_prefix
-from shared.jobs import job_row_key
 from shared.settings import get_settings
-from shared.storage import analyses_table, reports_container, storage_errors
+from shared.store.admission import quota_row_key
+from shared.store.artifacts import job_prefix
+from shared.store.clients import analyses_table, reports_container, storage_errors
+from shared.store.jobs import job_row_key
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)

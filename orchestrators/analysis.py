@@ -15,8 +15,7 @@ import azure.durable_functions as df
 from pydantic import BaseModel
 
 from shared import names
-from shared.errors import describe_failure
-from shared.evidence import (
+from shared.domain.evidence import (
     DataGap,
     DecisionSummary,
     MarketRequest,
@@ -29,7 +28,8 @@ from shared.evidence import (
     QuantInput,
     QuantSummary,
 )
-from shared.models import AnalysisInput, FailJob, JobError, JobStatus, Stage, StageUpdate
+from shared.domain.models import AnalysisInput, FailJob, JobError, JobStatus, Stage, StageUpdate
+from shared.errors import describe_failure
 
 bp = df.Blueprint()
 

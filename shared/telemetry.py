@@ -59,8 +59,8 @@ from opentelemetry.trace import (
 )
 
 from shared import names
+from shared.domain.models import Stage
 from shared.errors import StockMemoError
-from shared.models import Stage
 
 JOB_ID = "stockmemo.job_id"
 TICKER = "stockmemo.ticker"

@@ -18,7 +18,7 @@ import requests
 
 from devhost.host import DevHost
 from shared.settings import reset_settings
-from shared.storage import reset_storage_clients
+from shared.store.clients import reset_storage_clients
 
 OFFLINE_SETTINGS = {
     "MARKET_DATA_PROVIDER": "simulated",

@@ -8,8 +8,8 @@ from activities.market_data import fetch
 from activities.news_research import research
 from activities.quant_analyst import analyze
 from activities.strategist import decide
-from shared.evidence import MarketRequest, MemoInput, NewsRequest, PersistInput, QuantInput
-from shared.models import Job
+from shared.domain.evidence import MarketRequest, MemoInput, NewsRequest, PersistInput, QuantInput
+from shared.domain.models import Job
 
 
 def run_to_persist(job: Job, completed_at: datetime) -> PersistInput:

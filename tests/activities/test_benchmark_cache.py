@@ -22,11 +22,11 @@ from activities.market_data import (
     fetch,
 )
 from devhost.azurite import Azurite
-from shared.artifacts import ArtifactStore
+from shared.domain.evidence import MarketRequest, MarketSnapshot
 from shared.errors import MarketDataUnavailable
-from shared.evidence import MarketRequest, MarketSnapshot
-from shared.market.simulated import SimulatedMarketData
 from shared.settings import CACHE_CONTAINER
+from shared.sources.market.simulated import SimulatedMarketData
+from shared.store.artifacts import ArtifactStore
 from tests.app_env import app_settings
 
 TTL_SECONDS = 900

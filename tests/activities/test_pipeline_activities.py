@@ -15,16 +15,16 @@ from activities.persist import persist
 from activities.quant_analyst import analyze
 from activities.strategist import decide
 from devhost.azurite import Azurite
-from shared.artifacts import ArtifactStore, evidence_blob, memo_blob
-from shared.evidence import (
+from shared.domain.evidence import (
     DataGap,
     MarketRequest,
     MemoInput,
     PersistInput,
     QuantInput,
 )
-from shared.jobs import JobStore
-from shared.models import FailJob, Job, JobError, JobStatus, Stage, StageUpdate
+from shared.domain.models import FailJob, Job, JobError, JobStatus, Stage, StageUpdate
+from shared.store.artifacts import ArtifactStore, evidence_blob, memo_blob
+from shared.store.jobs import JobStore
 from tests.activities.pipeline import run_to_persist
 from tests.app_env import app_settings
 

@@ -14,7 +14,9 @@ import pytest
 from azure.data.tables import TableClient
 
 from devhost.azurite import Azurite
-from shared.admission import (
+from shared.domain.models import AnalysisRequest, Job, JobStatus, Stage
+from shared.errors import IdempotencyConflict, InvalidIdempotencyKey, QuotaExceeded
+from shared.store.admission import (
     Admission,
     Admitted,
     IdempotencyClaim,
@@ -24,9 +26,7 @@ from shared.admission import (
     quota_row_key,
     seconds_to_next_hour,
 )
-from shared.errors import IdempotencyConflict, InvalidIdempotencyKey, QuotaExceeded
-from shared.jobs import JobStore
-from shared.models import AnalysisRequest, Job, JobStatus, Stage
+from shared.store.jobs import JobStore
 from tests.app_env import app_settings
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from api.openapi import REF, component_schemas, document
-from shared.models import (
+from shared.domain.models import (
     Accepted,
     AnalysisRequest,
     ErrorBody,

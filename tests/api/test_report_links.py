@@ -17,8 +17,8 @@ import requests
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from devhost.azurite import Azurite
-from shared.artifacts import ArtifactStore
 from shared.errors import ConfigurationError
+from shared.store.artifacts import ArtifactStore
 from tests.trust.oauth import StaticTokenCredential, self_signed_certificate
 
 MEMO = "LINK/0123456789abcdef0123456789abcdef/memo.md"

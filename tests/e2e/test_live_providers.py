@@ -24,13 +24,13 @@ from azure.storage.blob import BlobServiceClient
 from activities import market_data, quant_analyst
 from devhost.azurite import Azurite
 from devhost.host import DevHost
-from shared.artifacts import work_blob
+from shared.agents.llm.client import reset_llm_clients
+from shared.agents.llm.prompts import QUANT_SYSTEM_PROMPT, STRATEGIST_SYSTEM_PROMPT
+from shared.domain.evidence import MarketRequest, QuantInput, QuantResult
 from shared.errors import MarketDataUnavailable
-from shared.evidence import MarketRequest, QuantInput, QuantResult
-from shared.llm.client import reset_llm_clients
-from shared.llm.prompts import QUANT_SYSTEM_PROMPT, STRATEGIST_SYSTEM_PROMPT
-from shared.market.yfinance_provider import YFinanceMarketData
 from shared.settings import REPORTS_CONTAINER
+from shared.sources.market.yfinance_provider import YFinanceMarketData
+from shared.store.artifacts import work_blob
 from tests.app_env import app_folder, app_settings
 from tests.control import CONTROL_SETTING, Board
 from tests.e2e.live_stack import (
@@ -150,8 +150,8 @@ def yahoo(yahoo_switch: YahooSwitch, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture
 def switched_here(monkeypatch: pytest.MonkeyPatch) -> None:
     """The workers' session factory in this process too, for a test that runs activities here."""
-    monkeypatch.setattr("shared.market.yfinance_provider.shared_session", switched_session)
-    monkeypatch.setattr("shared.news.yfinance_news.shared_session", switched_session)
+    monkeypatch.setattr("shared.sources.market.yfinance_provider.shared_session", switched_session)
+    monkeypatch.setattr("shared.sources.news.yfinance_news.shared_session", switched_session)
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ from azure.storage.blob import BlobServiceClient
 
 from devhost.azurite import Azurite
 from devhost.host import DevHost
-from shared.artifacts import ArtifactStore, memo_blob
-from shared.jobs import JobStore
-from shared.models import JobStatus
+from shared.domain.models import JobStatus
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
+from shared.store.artifacts import ArtifactStore, memo_blob
+from shared.store.jobs import JobStore
 from tests.app_env import app_folder, app_settings, keyed
 from tests.control import CONTROL_SETTING, Board
 from tests.e2e.step_gates import StepGates

@@ -37,7 +37,7 @@ from schemathesis.checks import (
 from api.openapi import paths
 from devhost.azurite import Azurite
 from devhost.host import DevHost
-from shared.models import ErrorBody
+from shared.domain.models import ErrorBody
 from shared.settings import ANALYSES_TABLE
 from tests.app_env import APP, KEY_HEADER, app_folder, app_settings, key_header
 from tests.e2e.test_analysis_http import MANAGEMENT_MARKERS

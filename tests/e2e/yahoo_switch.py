@@ -153,9 +153,9 @@ def switched_session(timeout: float) -> requests.Session:
 
 def install() -> None:
     """Give both Yahoo providers of this process `switched_session` (for good)."""
-    import shared.market.yfinance_provider
-    import shared.news.yfinance_news
+    import shared.sources.market.yfinance_provider
+    import shared.sources.news.yfinance_news
 
-    shared.market.yfinance_provider.shared_session = switched_session  # type: ignore[assignment]
-    shared.news.yfinance_news.shared_session = switched_session  # type: ignore[assignment]
+    shared.sources.market.yfinance_provider.shared_session = switched_session  # type: ignore[assignment]
+    shared.sources.news.yfinance_news.shared_session = switched_session  # type: ignore[assignment]
 

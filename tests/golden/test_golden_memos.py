@@ -23,21 +23,21 @@ import pytest
 
 from activities.persist import evidence_document
 from activities.strategist import cap_confidence
-from shared.evidence import (
+from shared.agents.grounding import check_decision, check_quant_note
+from shared.agents.llm import prompts
+from shared.agents.llm.client import LlmClient, reset_llm_clients
+from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
+from shared.agents.model_writer import LlmWriter
+from shared.domain.evidence import (
     DataGap,
     MarketSnapshot,
     NewsResult,
     PersistInput,
     QuantResult,
 )
-from shared.formatting import format_metric
-from shared.grounding import check_decision, check_quant_note
-from shared.llm import prompts
-from shared.llm.client import LlmClient, reset_llm_clients
-from shared.llm.schemas import DecisionDraft, QuantNoteDraft
-from shared.llm_writer import LlmWriter
-from shared.memo import render_memo
-from shared.metrics import completeness, compute_metrics
+from shared.domain.formatting import format_metric
+from shared.domain.metrics import completeness, compute_metrics
+from shared.render.memo import render_memo
 from tests.standins.openai_server import OpenAIStandIn, Reply, openai_standin, standin_settings
 
 GOLDEN = Path(__file__).parent
@@ -191,7 +191,7 @@ def test_golden_case(case: str, standin: OpenAIStandIn) -> None:
 
 def test_system_prompts() -> None:
     text = (
-        "# System prompts (constants in shared/llm/prompts.py)\n\n"
+        "# System prompts (constants in shared/agents/llm/prompts.py)\n\n"
         "## QUANT_SYSTEM_PROMPT\n\n~~~~text\n" + prompts.QUANT_SYSTEM_PROMPT + "~~~~\n\n"
         "## STRATEGIST_SYSTEM_PROMPT\n\n~~~~text\n" + prompts.STRATEGIST_SYSTEM_PROMPT + "~~~~\n\n"
         "## REGENERATION_PROMPT\n\n~~~~text\n" + prompts.REGENERATION_PROMPT + "~~~~\n"

@@ -15,9 +15,9 @@ from azure.storage.blob import BlobServiceClient
 
 from devhost.azurite import Azurite
 from devhost.host import DevHost
-from shared.artifacts import job_prefix
-from shared.jobs import job_row_key
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
+from shared.store.artifacts import job_prefix
+from shared.store.jobs import job_row_key
 from tests.app_env import APP, app_folder, app_settings, keyed
 from tests.devhost.helpers import wait_until
 

@@ -28,9 +28,9 @@ from devhost.azurite import Azurite
 from devhost.host import DevHost
 from devhost.management import ManagementUrls
 from maintenance.retention import RetentionReport, retention_cutoff, sweep
-from shared.admission import quota_row_key
-from shared.artifacts import memo_blob
 from shared.settings import REPORTS_CONTAINER, get_settings
+from shared.store.admission import quota_row_key
+from shared.store.artifacts import memo_blob
 from tests.trust.support import (
     StorageView,
     durable_status,

@@ -28,10 +28,10 @@ from azure.data.tables import TableServiceClient
 from api.stats import admin_key_matches, nearest_rank, parse_hours
 from devhost.azurite import Azurite
 from devhost.host import DevHost
+from shared.domain.models import Job, JobStatus, Stage
 from shared.errors import InvalidQuery
-from shared.jobs import job_row
-from shared.models import Job, JobStatus, Stage
 from shared.settings import ANALYSES_TABLE, Settings
+from shared.store.jobs import job_row
 from tests.ops.conftest import principal
 from tests.trust.support import make_app_root, running_host
 

@@ -33,7 +33,7 @@ import api.analyses
 from devhost.azurite import Azurite
 from devhost.host import DevHost
 from shared import telemetry
-from shared.llm.client import reset_llm_clients
+from shared.agents.llm.client import reset_llm_clients
 from shared.telemetry import JOB_ID, OUTCOME, PROVIDER, TICKER, job_parent_span_id, job_trace_id
 from tests.app_env import key_header
 from tests.ops.conftest import Captured, hooked, moved

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.evidence import (
+from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
+from shared.domain.evidence import (
     Completeness,
     Metric,
     MetricUnit,
@@ -13,8 +14,7 @@ from shared.evidence import (
     QuantNote,
     QuantResult,
 )
-from shared.llm.schemas import DecisionDraft, QuantNoteDraft
-from shared.metrics import METRIC_IDS, METRIC_LABELS, METRIC_UNITS
+from shared.domain.metrics import METRIC_IDS, METRIC_LABELS, METRIC_UNITS
 
 AS_OF = datetime(2024, 5, 1, tzinfo=UTC)
 

@@ -1,11 +1,11 @@
-"""shared.formatting: one display rule per unit, table-driven."""
+"""shared.domain.formatting: one display rule per unit, table-driven."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared.evidence import Metric, MetricUnit
-from shared.formatting import MISSING, format_metric, format_value, is_signed
+from shared.domain.evidence import Metric, MetricUnit
+from shared.domain.formatting import MISSING, format_metric, format_value, is_signed
 
 
 def _metric(metric_id: str, unit: MetricUnit, value: float | None) -> Metric:

@@ -1,4 +1,4 @@
-"""shared.grounding: the gate, table-driven over the hand-made evidence of llm_samples.
+"""shared.agents.grounding: the gate, table-driven over the hand-made evidence of llm_samples.
 
 The evidence shows $187.42 [price], $2.91T [market_cap], 28.4x [pe_ratio] (28.43),
 +12.3% [return_1y] (0.1234), -4.1% [excess_return_1y] (-0.0412), 27.3% [volatility_1y],
@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from shared.grounding import check_decision, check_quant_note, evidence_of, ungrounded_numbers
-from shared.llm.schemas import DecisionDraft, QuantNoteDraft
+from shared.agents.grounding import (
+    check_decision,
+    check_quant_note,
+    evidence_of,
+    ungrounded_numbers,
+)
+from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
 from tests.shared.llm_samples import CALM_NEWS, CLEAN_DECISION, CLEAN_NOTE, quant_result
 
 QUANT = quant_result()

@@ -1,4 +1,4 @@
-"""shared.llm.client: the real openai client against the stand-in, and the Blob response cache."""
+"""shared.agents.llm.client: the real openai client against the stand-in, and the Blob cache."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from devhost.azurite import Azurite
+from shared.agents.llm.cache import ResponseCache
+from shared.agents.llm.client import LlmClient, Message, model_client, reset_llm_clients
+from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
 from shared.errors import ConfigurationError, LlmFailed
-from shared.llm.cache import ResponseCache
-from shared.llm.client import LlmClient, Message, model_client, reset_llm_clients
-from shared.llm.schemas import DecisionDraft, QuantNoteDraft
 from shared.settings import Settings
-from shared.storage import reset_storage_clients
+from shared.store.clients import reset_storage_clients
 from tests.standins.openai_server import OpenAIStandIn, Reply, openai_standin, standin_settings
 
 MESSAGES: list[Message] = [
@@ -255,7 +255,7 @@ def test_an_unreachable_cache_is_logged_not_fatal(
         f"http://127.0.0.1:{port}/devstoreaccount1/cache", retry_total=0
     )
     standin.script(Reply.json(NOTE))
-    with caplog.at_level(logging.WARNING, logger="shared.llm.cache"):
+    with caplog.at_level(logging.WARNING, logger="shared.agents.llm.cache"):
         parsed, usage = LlmClient(
             standin_settings(standin), cache=ResponseCache(dead)
         ).complete_structured(MESSAGES, QuantNoteDraft, purpose="quant_note")

@@ -1,4 +1,4 @@
-"""shared.llm_writer: two agents, the gate, one regeneration, and prompt injection."""
+"""shared.agents.model_writer: two agents, the gate, one regeneration, and prompt injection."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from collections.abc import Iterator
 import pytest
 
 from devhost.azurite import Azurite
-from shared.evidence import NewsResult, QuantResult
-from shared.llm import prompts
-from shared.llm.client import LlmClient, reset_llm_clients
-from shared.llm.schemas import DecisionDraft
-from shared.llm_writer import LlmWriter
-from shared.models import Grounding, Verdict
+from shared.agents.llm import prompts
+from shared.agents.llm.client import LlmClient, reset_llm_clients
+from shared.agents.llm.schemas import DecisionDraft
+from shared.agents.model_writer import LlmWriter
+from shared.domain.evidence import NewsResult, QuantResult
+from shared.domain.models import Grounding, Verdict
 from shared.settings import reset_settings
-from shared.storage import reset_storage_clients
+from shared.store.clients import reset_storage_clients
 from tests.shared.llm_samples import (
     CALM_NEWS,
     CLEAN_DECISION,

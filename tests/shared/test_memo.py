@@ -1,4 +1,4 @@
-"""shared.memo: sections in order, the simulated warning, escaping, and the evidence hash."""
+"""shared.render.memo: sections in order, the simulated warning, escaping, and the evidence hash."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.evidence import (
+from shared.domain.evidence import (
     Completeness,
     DataGap,
     Decision,
@@ -19,8 +19,8 @@ from shared.evidence import (
     QuantNote,
     QuantResult,
 )
-from shared.memo import DISCLAIMER, evidence_hash, render_memo
-from shared.models import Grounding, Verdict
+from shared.domain.models import Grounding, Verdict
+from shared.render.memo import DISCLAIMER, evidence_hash, render_memo
 
 CREATED = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
 

@@ -9,8 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.evidence import MarketSnapshot, Metric, PriceSeries
-from shared.metrics import METRIC_IDS, METRIC_LABELS, METRIC_UNITS, completeness, compute_metrics
+from shared.domain.evidence import MarketSnapshot, Metric, PriceSeries
+from shared.domain.metrics import (
+    METRIC_IDS,
+    METRIC_LABELS,
+    METRIC_UNITS,
+    completeness,
+    compute_metrics,
+)
 
 AS_OF = datetime(2025, 6, 13, 21, 0, tzinfo=UTC)
 WINDOWS = {"1m": 21, "3m": 63, "6m": 126, "1y": 252}
@@ -76,7 +82,7 @@ def assert_well_formed(metrics: list[Metric]) -> None:
             assert m.missing_reason is None
 
 
-# Independent references (pandas/numpy), written without looking at shared.metrics' helpers.
+# Independent references (pandas/numpy), written without looking at shared.domain.metrics' helpers.
 
 
 def ref_return(closes: pd.Series, n: int) -> float:

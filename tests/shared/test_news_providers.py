@@ -12,9 +12,9 @@ import requests
 
 from devhost.azurite import free_port
 from shared.errors import ConfigurationError, NewsUnavailable
-from shared.news.excerpts import ELLIPSIS
-from shared.news.firecrawl_news import FirecrawlNews
-from shared.news.yfinance_news import YFinanceNews
+from shared.sources.news.excerpts import ELLIPSIS
+from shared.sources.news.firecrawl_news import FirecrawlNews
+from shared.sources.news.yfinance_news import YFinanceNews
 from tests.standins.firecrawl_server import FirecrawlStandIn, document
 from tests.standins.yahoo_transport import FakeYahoo, fixture, isolate_yfinance
 

@@ -1,4 +1,4 @@
-"""shared.offline_writer: the rule-based note and decision, and the confidence cap."""
+"""shared.agents.offline: the rule-based note and decision, and the confidence cap."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared import offline_writer as ow
-from shared.evidence import (
+from shared.agents import offline as ow
+from shared.domain.evidence import (
     Completeness,
     Metric,
     MetricUnit,
@@ -18,7 +18,7 @@ from shared.evidence import (
     NewsResult,
     QuantResult,
 )
-from shared.models import Grounding, Verdict
+from shared.domain.models import Grounding, Verdict
 
 AS_OF = datetime(2024, 5, 1, tzinfo=UTC)
 

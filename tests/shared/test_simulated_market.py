@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from shared.domain.metrics import compute_metrics
 from shared.errors import UnknownTicker
-from shared.market import MarketDataProvider, SimulatedMarketData
-from shared.metrics import compute_metrics
+from shared.sources.market import MarketDataProvider, SimulatedMarketData
 
 NOW = datetime(2025, 6, 14, 12, 0, tzinfo=UTC)  # a Saturday
 REPO = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_same_ticker_same_snapshot(market: SimulatedMarketData) -> None:
 def test_same_snapshot_in_another_process(market: SimulatedMarketData) -> None:
     code = (
         "from datetime import datetime, UTC\n"
-        "from shared.market import SimulatedMarketData\n"
+        "from shared.sources.market import SimulatedMarketData\n"
         "now = datetime(2025, 6, 14, 12, 0, tzinfo=UTC)\n"
         "print(SimulatedMarketData(now=now).fetch('NVDA').model_dump_json())\n"
     )

@@ -16,7 +16,7 @@ import requests
 from yfinance.exceptions import YFRateLimitError
 
 from shared.errors import MarketDataUnavailable, UnknownTicker
-from shared.market.yfinance_provider import KEEP_CLOSES, YFinanceMarketData
+from shared.sources.market.yfinance_provider import KEEP_CLOSES, YFinanceMarketData
 from tests.standins.yahoo_transport import FakeYahoo, chart_body, fixture, isolate_yfinance
 
 # yfinance 1.7 still calls pandas methods with inplace=True, which pandas 3.1 deprecates.

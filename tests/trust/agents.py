@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.llm import prompts
-from shared.llm.schemas import DecisionDraft, QuantNoteDraft
+from shared.agents.llm import prompts
+from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
 from tests.standins.firecrawl_server import document
 from tests.standins.openai_server import Received, Reply
 

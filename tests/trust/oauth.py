@@ -131,10 +131,10 @@ class StaticTokenCredential:
 
 
 def storage_client_facts() -> list[dict[str, Any]]:
-    """What this process's Blob and Table clients (`shared.storage`) hold, as plain data, so a
+    """What this process's Blob and Table clients (`shared.store.clients`) hold, as plain data, so a
     language worker can report its own over HTTP: the endpoint, whether the credential is a
     static token, whether it carries an account key."""
-    from shared import storage
+    from shared.store import clients as storage
 
     return [
         {

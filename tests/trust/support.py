@@ -23,9 +23,9 @@ from azure.storage.blob import BlobServiceClient
 
 from devhost.host import HOST_STORAGE_SETTING, DevHost
 from devhost.store import table_name
-from shared.artifacts import memo_blob
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER, reset_settings
-from shared.storage import reset_storage_clients
+from shared.store.artifacts import memo_blob
+from shared.store.clients import reset_storage_clients
 from tests.app_env import APP, app_folder, app_settings, key_header
 from tests.control import CONTROL_SETTING, Board
 

@@ -24,7 +24,8 @@ from azure.storage.blob import BlobServiceClient
 
 from devhost.azurite import Azurite
 from shared import names
-from shared.evidence import (
+from shared.agents.llm.client import reset_llm_clients
+from shared.domain.evidence import (
     DecisionSummary,
     MarketRequest,
     MarketSummary,
@@ -35,10 +36,9 @@ from shared.evidence import (
     QuantInput,
     QuantSummary,
 )
-from shared.jobs import JobStore
-from shared.llm.client import reset_llm_clients
-from shared.models import FailJob, Job, JobError, JobStatus, Stage, StageUpdate
+from shared.domain.models import FailJob, Job, JobError, JobStatus, Stage, StageUpdate
 from shared.settings import ANALYSES_TABLE, CACHE_CONTAINER, REPORTS_CONTAINER
+from shared.store.jobs import JobStore
 from tests.app_env import app_settings
 from tests.standins.firecrawl_server import FirecrawlStandIn
 from tests.standins.openai_server import OpenAIStandIn

@@ -16,13 +16,13 @@ import pytest
 
 from devhost.azurite import Azurite
 from shared import names
+from shared.agents.llm import prompts
+from shared.agents.llm.budget import TokenBudget, estimate_tokens
+from shared.agents.llm.client import LlmClient, reset_llm_clients
+from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
+from shared.agents.model_writer import LlmWriter
+from shared.domain.models import Usage
 from shared.errors import BudgetExceeded
-from shared.llm import prompts
-from shared.llm.budget import TokenBudget, estimate_tokens
-from shared.llm.client import LlmClient, reset_llm_clients
-from shared.llm.schemas import DecisionDraft, QuantNoteDraft
-from shared.llm_writer import LlmWriter
-from shared.models import Usage
 from tests.shared.llm_samples import CALM_NEWS, CLEAN_NOTE, quant_result
 from tests.standins.firecrawl_server import FirecrawlStandIn
 from tests.standins.openai_server import OpenAIStandIn, Reply, standin_settings

@@ -2,7 +2,7 @@
 
 Azurite runs over HTTPS with `--oauth basic` and a certificate made here; the app is given only
 `AzureWebJobsStorage__blobServiceUri` / `__tableServiceUri` / `__clientId`, and the credential
-factory of `shared.storage` hands its clients a static Entra-shaped token instead of
+factory of `shared.store.clients` hands its clients a static Entra-shaped token instead of
 DefaultAzureCredential: here in the test's process, and in the host's language workers through
 a wrapper app (tests/trust/apps/static_token) that records on a Board what it built and was
 asked for. TLS verification stays on, pointed at the test certificate through
@@ -24,12 +24,12 @@ from activities.job_stage import set_stage
 from activities.persist import persist
 from devhost.azurite import Azurite
 from devhost.host import DevHost
-from shared import storage
-from shared.artifacts import ArtifactStore, memo_blob
+from shared.domain.models import Job, JobStatus, Stage, StageUpdate
 from shared.errors import ConfigurationError, StorageFailed
-from shared.jobs import JobStore
-from shared.models import Job, JobStatus, Stage, StageUpdate
 from shared.settings import get_settings, reset_settings
+from shared.store import clients as storage
+from shared.store.artifacts import ArtifactStore, memo_blob
+from shared.store.jobs import JobStore
 from tests.activities.pipeline import run_to_persist
 from tests.app_env import OFFLINE_SETTINGS
 from tests.control import Board
@@ -61,7 +61,7 @@ def oauth_azurite(certificate: tuple[Path, Path]) -> Iterator[Azurite]:
 
 
 class Credentials:
-    """The factory given to shared.storage: records every credential it builds."""
+    """The factory given to shared.store.clients: records every credential it builds."""
 
     def __init__(self) -> None:
         self.built: list[StaticTokenCredential] = []

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from devhost.azurite import Azurite
-from shared.artifacts import memo_blob
+from shared.store.artifacts import memo_blob
 from tests.app_env import keyed
 from tests.trust.support import StorageView, make_app_root, running_host, submit
 

@@ -13,11 +13,11 @@ from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
-from shared.artifacts import ArtifactStore, evidence_blob, memo_blob
-from shared.evidence import NewsArticle, NewsResult, PriceSeries, QuantResult
-from shared.jobs import JobStore
-from shared.models import Grounding, Job, JobStatus, Stage, Verdict
+from shared.domain.evidence import NewsArticle, NewsResult, PriceSeries, QuantResult
+from shared.domain.models import Grounding, Job, JobStatus, Stage, Verdict
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
+from shared.store.artifacts import ArtifactStore, evidence_blob, memo_blob
+from shared.store.jobs import JobStore
 
 OWNER = "anonymous"  # AUTH_MODE=none: every caller
 

@@ -26,7 +26,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from devhost.azurite import Azurite
 from devhost.host import DevHost
-from shared.evidence import NewsArticle
+from shared.domain.evidence import NewsArticle
 from tests.ui.conftest import SCREENSHOTS, open_page
 from tests.ui.seed import evidence_with, seed_completed_job
 from tests.ui.test_report_html import HOSTILE_MEMO

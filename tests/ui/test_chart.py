@@ -1,4 +1,4 @@
-"""shared.chart: one point per common trading day, 100 at the first, the return at the last."""
+"""shared.render.chart: a point per common trading day, 100 at the first, the return at the last."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from shared.chart import X_LABELS, chart_svg
-from shared.evidence import PriceSeries
+from shared.domain.evidence import PriceSeries
+from shared.render.chart import X_LABELS, chart_svg
 from tests.ui.svg_chart import SVG_NS, parse_chart, texts
 
 # The drawn y is rounded to 0.01 px; over a domain of a few tens of points that is < 0.01.

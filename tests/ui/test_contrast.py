@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import chart
+from shared.render import chart
 
 CSS = Path(__file__).resolve().parents[2] / "api" / "static" / "app.css"
 TEXT, NON_TEXT = 4.5, 3.0

@@ -16,7 +16,7 @@ import requests
 
 from devhost.azurite import Azurite
 from devhost.host import DevHost
-from shared.report_html import render_report_html
+from shared.render.memo_html import render_report_html
 from tests.app_env import app_folder, key_header
 from tests.ui.conftest import app_host
 from tests.ui.seed import evidence_with, follow, seed_completed_job

@@ -1,4 +1,4 @@
-"""shared.report_html: Markdown to HTML with raw HTML off, then the allow-list sanitiser."""
+"""shared.render.memo_html: Markdown to HTML with raw HTML off, then the allow-list sanitiser."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.report_html import ALLOWED_TAGS, render_report_html, sanitise_html
+from shared.render.memo_html import ALLOWED_TAGS, render_report_html, sanitise_html
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "cases"
 

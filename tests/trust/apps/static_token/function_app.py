@@ -1,6 +1,6 @@
 """The real function app on identity-based storage with a static Entra-shaped token.
 
-In the worker, `shared.storage` builds its credential with `RecordedCredential` instead of
+In the worker, `shared.store.clients` builds its credential with `RecordedCredential` instead of
 DefaultAzureCredential; every credential built (and the client id it was built for) and every
 token request (and its scopes) is recorded on the test's Board. One more route,
 `GET /api/trust/storage-clients`, reports what the worker's Blob and Table clients hold.
@@ -14,7 +14,7 @@ from typing import Any
 import azure.functions as func
 from azure.core.credentials import AccessToken
 
-from shared import storage
+from shared.store import clients as storage
 from tests.control import Board
 from tests.real_app import real_app
 from tests.trust.oauth import StaticTokenCredential, storage_client_facts

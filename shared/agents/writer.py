@@ -1,0 +1,48 @@
+"""The writer behind both agents, picked from the settings: the offline rules or a model.
+
+Either produces the same `QuantNote` and `Decision`; the confidence cap is applied after either
+(`shared.agents.confidence`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from shared.domain.evidence import Decision, NewsResult, QuantNote, QuantResult
+from shared.import_lock import serialised
+from shared.settings import Settings
+
+
+class Writer(Protocol):
+    """Writes the Quant Analyst's note and the Investment Strategist's decision."""
+
+    name: str
+
+    def quant_note(self, result: QuantResult) -> QuantNote: ...
+
+    def decide(self, result: QuantResult, news: NewsResult) -> Decision: ...
+
+
+class OfflineWriter:
+    """LLM_PROVIDER=offline: deterministic rules over the evidence, said so in the memo."""
+
+    name = "offline-rules"
+
+    def quant_note(self, result: QuantResult) -> QuantNote:
+        from shared.agents.offline import write_quant_note
+
+        return write_quant_note(result)
+
+    def decide(self, result: QuantResult, news: NewsResult) -> Decision:
+        from shared.agents.offline import decide
+
+        return decide(result, news)
+
+
+@serialised
+def writer(settings: Settings) -> Writer:
+    if settings.llm_provider == "offline":
+        return OfflineWriter()
+    from shared.agents.model_writer import LlmWriter
+
+    return LlmWriter(settings)

@@ -1,0 +1,277 @@
+"""Evidence models: market snapshots, computed metrics, news, and the strategist's decision.
+
+Numbers live only here, produced by code. A metric without a value is `missing` with a reason;
+NaN and infinities are refused at construction, so they can never reach a memo.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from shared.domain.models import Grounding, JobStatus, Usage, Verdict
+
+MetricUnit = Literal["currency", "fraction", "multiple", "number"]
+
+
+class Metric(BaseModel):
+    """One number with its provenance; `value is None` means missing, `missing_reason` says why."""
+
+    id: str
+    label: str
+    unit: MetricUnit
+    value: float | None = None
+    source: str
+    as_of: datetime | None = None
+    missing_reason: str | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("metric values must be finite; report the metric missing instead")
+        return value
+
+    @model_validator(mode="after")
+    def _reason_when_missing(self) -> Metric:
+        if self.value is None and not self.missing_reason:
+            raise ValueError(f"metric {self.id} is missing without a reason")
+        if self.value is not None:
+            self.missing_reason = None
+        return self
+
+    @property
+    def available(self) -> bool:
+        return self.value is not None
+
+
+def finite_or_none(value: object) -> float | None:
+    """A float when `value` is a real finite number, else None (NaN, inf, None, strings, bools)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+class PriceSeries(BaseModel):
+    """Daily closes, oldest first; dates and closes have the same length."""
+
+    symbol: str
+    dates: list[date]
+    closes: list[float]
+    source: str
+
+    @model_validator(mode="after")
+    def _aligned(self) -> PriceSeries:
+        if len(self.dates) != len(self.closes):
+            raise ValueError("dates and closes must have the same length")
+        if any(not math.isfinite(c) or c <= 0 for c in self.closes):
+            raise ValueError("closes must be finite and positive; drop bad days instead")
+        if any(b <= a for a, b in zip(self.dates, self.dates[1:], strict=False)):
+            raise ValueError("dates must be strictly increasing")
+        return self
+
+
+class MarketSnapshot(BaseModel):
+    """What a market data provider returns for one symbol. Fields it lacks stay None."""
+
+    symbol: str
+    source: str
+    as_of: datetime
+    currency: str | None = None
+    name: str | None = None
+    price: float | None = None
+    market_cap: float | None = None
+    trailing_pe: float | None = None
+    trailing_eps: float | None = None
+    beta: float | None = None
+    fifty_two_week_high: float | None = None
+    fifty_two_week_low: float | None = None
+    series: PriceSeries | None = None
+    simulated: bool = False
+
+    @field_validator(
+        "price", "market_cap", "trailing_pe", "trailing_eps", "beta",
+        "fifty_two_week_high", "fifty_two_week_low", mode="before",
+    )
+    @classmethod
+    def _finite_fields(cls, value: object) -> float | None:
+        return finite_or_none(value)
+
+
+class DataGap(BaseModel):
+    """Something the memo could not use, stated plainly in its data-gaps section."""
+
+    source: str
+    code: str
+    message: str
+
+
+class Completeness(BaseModel):
+    score: float = Field(ge=0, le=1)
+    available: int
+    total: int
+    missing: list[str]
+
+
+class QuantNote(BaseModel):
+    """The Quant Analyst's note: skeptical prose, red flags, and the metric ids it cites."""
+
+    text: str
+    red_flags: list[str]
+    cited_metrics: list[str]
+    writer: str
+    grounding: Grounding = Grounding.NOT_APPLICABLE
+    violations: list[str] = []
+
+
+class QuantResult(BaseModel):
+    """The Quant Analyst's full output, kept in Blob; the orchestrator sees a QuantSummary."""
+
+    ticker: str
+    outcome: Literal["ok", "unknown_ticker"]
+    company_name: str | None = None
+    currency: str | None = None
+    simulated: bool = False
+    market_source: str
+    metrics: list[Metric] = []
+    completeness: Completeness | None = None
+    gaps: list[DataGap] = []
+    ticker_series: PriceSeries | None = None
+    benchmark_series: PriceSeries | None = None
+    note: QuantNote | None = None
+    usage: Usage = Usage()
+
+    def metric(self, metric_id: str) -> Metric | None:
+        return next((m for m in self.metrics if m.id == metric_id), None)
+
+
+class QuantSummary(BaseModel):
+    """What crosses orchestration history from the Quant Analyst: small, with a blob reference."""
+
+    outcome: Literal["ok", "unknown_ticker"]
+    completeness_score: float = 0.0
+    missing: list[str] = []
+    gaps: list[DataGap] = []
+    artifact: str | None = None
+
+
+class NewsArticle(BaseModel):
+    id: str
+    title: str
+    url: str | None = None
+    source: str | None = None
+    published_at: datetime | None = None
+    excerpt: str = ""
+
+
+class NewsResult(BaseModel):
+    provider: str
+    status: Literal["ok", "empty", "disabled", "failed"]
+    articles: list[NewsArticle] = []
+    gaps: list[DataGap] = []
+
+
+class NewsSummary(BaseModel):
+    provider: str
+    status: Literal["ok", "empty", "disabled", "failed"]
+    article_count: int = 0
+    gaps: list[DataGap] = []
+    artifact: str | None = None
+
+
+class Decision(BaseModel):
+    """The Investment Strategist's decision; confidence is capped by completeness in code."""
+
+    verdict: Verdict
+    confidence: float = Field(ge=0, le=1)
+    thesis: str
+    risks: list[str]
+    cited_metrics: list[str] = []
+    cited_articles: list[str] = []
+    writer: str
+    grounding: Grounding = Grounding.NOT_APPLICABLE
+    violations: list[str] = []
+    usage: Usage = Usage()
+
+
+class MarketRequest(BaseModel):
+    """Input of fetch_market_data: one symbol (the ticker, or the SPY benchmark) for one job."""
+
+    job_id: str
+    ticker: str
+    symbol: str
+
+
+class MarketSummary(BaseModel):
+    outcome: Literal["ok", "unknown_ticker"]
+    symbol: str
+    source: str
+    message: str | None = None
+    artifact: str | None = None
+
+
+class NewsRequest(BaseModel):
+    job_id: str
+    ticker: str
+
+
+class QuantInput(BaseModel):
+    """Input of run_quant_analyst: where the market snapshots are, and what failed."""
+
+    job_id: str
+    ticker: str
+    subject_artifact: str
+    benchmark_artifact: str | None = None
+    benchmark_gaps: list[DataGap] = []
+
+
+def overall_grounding(note: QuantNote | None, decision: Decision) -> Grounding:
+    """The memo's grounding: ungrounded if either model output is; grounded only if both are."""
+    states = {decision.grounding, note.grounding if note else Grounding.NOT_APPLICABLE}
+    if Grounding.UNGROUNDED in states:
+        return Grounding.UNGROUNDED
+    if Grounding.GROUNDED in states:
+        return Grounding.GROUNDED
+    return Grounding.NOT_APPLICABLE
+
+
+class MemoInput(BaseModel):
+    """Input of write_memo: the job plus what the orchestrator learned about failed providers."""
+
+    job_id: str
+    owner: str
+    ticker: str
+    quant_artifact: str
+    news_artifact: str | None = None
+    news_gaps: list[DataGap] = []
+
+
+class DecisionSummary(BaseModel):
+    verdict: Verdict
+    confidence: float
+    grounding: Grounding
+    artifact: str
+
+
+class PersistInput(BaseModel):
+    job_id: str
+    owner: str
+    ticker: str
+    created_at: datetime
+    completed_at: datetime
+    quant_artifact: str
+    news_artifact: str | None = None
+    news_gaps: list[DataGap] = []
+    decision_artifact: str
+
+
+class PersistResult(BaseModel):
+    job_status: JobStatus
+    memo_blob: str
+    evidence_blob: str
+    verdict: Verdict
+    confidence: float

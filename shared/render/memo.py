@@ -1,0 +1,248 @@
+"""The Markdown memo: fixed sections in a fixed order, rendered from the evidence and the decision.
+
+Sections: title, a SIMULATED DATA warning when the market data is synthetic, Summary,
+Quantitative picture, News and narrative, Risks, Data gaps (always present), Provenance, and the
+disclaimer as the last line. Numbers go through `shared.domain.formatting`; text that came from
+outside (titles, sources, reasons) is escaped so it cannot break a table, a list or the section
+order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from shared.domain.evidence import Decision, Metric, NewsArticle, NewsResult, QuantResult
+from shared.domain.formatting import MISSING, format_metric
+from shared.domain.models import Grounding
+
+DISCLAIMER = "*This memo is not investment advice.*"
+SIMULATED_WARNING = (
+    "> **SIMULATED DATA**: the market data in this memo is synthetic, produced by a simulated "
+    "provider. The numbers describe no real security; do not act on them."
+)
+
+_INLINE_SPECIAL = re.compile(r"([\\`\[\]<>|])")
+_WHITESPACE = re.compile(r"\s+")
+
+_NO_NEWS = {
+    "ok": "the news provider returned no articles",
+    "empty": "the news provider returned no articles",
+    "disabled": "news research is disabled",
+    "failed": "the news provider failed",
+}
+
+_GROUNDING = {
+    Grounding.GROUNDED: "grounded (every number and citation matches the evidence)",
+    Grounding.UNGROUNDED: "UNGROUNDED (the text failed the grounding check; see the violations)",
+    Grounding.NOT_APPLICABLE: "not applicable (written by rules, no model output to check)",
+}
+
+
+def evidence_hash(payload: dict[str, Any]) -> str:
+    """SHA-256 hex of the canonical JSON of `payload` (pass `model_dump(mode="json")` output)."""
+    canonical = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def render_memo(
+    *,
+    job_id: str,
+    ticker: str,
+    created_at: datetime,
+    quant: QuantResult,
+    news: NewsResult,
+    decision: Decision,
+    evidence_hash: str,
+) -> str:
+    """The memo as Markdown, ending with the disclaimer line and a newline."""
+    blocks = [f"# {_inline(ticker.upper())} research memo"]
+    if quant.simulated:
+        blocks.append(SIMULATED_WARNING)
+    blocks += _summary(quant, decision)
+    blocks += _quant_section(quant)
+    blocks += _news_section(news)
+    blocks += _risks_section(decision)
+    blocks += _gaps_section(quant, news)
+    blocks += _provenance(job_id, created_at, quant, news, decision, evidence_hash)
+    blocks.append(DISCLAIMER)
+    return "\n\n".join(blocks) + "\n"
+
+
+def _summary(quant: QuantResult, decision: Decision) -> list[str]:
+    completeness = quant.completeness
+    if completeness is None:
+        cap = "capped at completeness 0.00: completeness was not computed"
+    else:
+        cap = f"capped at completeness {completeness.score:.2f}"
+    lines = [
+        f"- Verdict: **{decision.verdict.value.upper()}**",
+        f"- Confidence: {decision.confidence:.2f} ({cap})",
+        f"- Grounding: {_GROUNDING[decision.grounding]}",
+    ]
+    if decision.violations:
+        lines.append(
+            "- Grounding violations: " + "; ".join(_inline(v) for v in decision.violations)
+        )
+    if quant.company_name:
+        lines.append(f"- Company: {_inline(quant.company_name)}")
+    return ["## Summary", "\n".join(lines), _paragraph(decision.thesis) or "No thesis was given."]
+
+
+def _quant_section(quant: QuantResult) -> list[str]:
+    blocks = ["## Quantitative picture"]
+    completeness = quant.completeness
+    if completeness is not None:
+        blocks.append(
+            f"{completeness.available} of {completeness.total} metrics available "
+            f"(completeness {completeness.score:.2f})."
+        )
+    if quant.metrics:
+        rows = ["| Metric | Value | Source | As of |", "| --- | --- | --- | --- |"]
+        rows += [_metric_row(m, quant.currency) for m in quant.metrics]
+        blocks.append("\n".join(rows))
+    else:
+        blocks.append("No metrics were computed.")
+    note = quant.note
+    if note is None:
+        blocks.append("No quant note was written.")
+        return blocks
+    blocks.append(_paragraph(note.text) or "The quant note is empty.")
+    if note.red_flags:
+        blocks.append("Red flags:\n\n" + "\n".join(f"- {_line(f)}" for f in note.red_flags))
+    else:
+        blocks.append("Red flags: none raised.")
+    if note.violations:
+        blocks.append(
+            "**This note failed the grounding check** after one regeneration:\n\n"
+            + "\n".join(f"- {_line(v)}" for v in note.violations)
+        )
+    return blocks
+
+
+def _metric_row(metric: Metric, currency: str | None) -> str:
+    cells = [
+        f"{_inline(metric.label)} ({_code(metric.id)})",
+        format_metric(metric, currency),
+        metric.source,
+        metric.as_of.date().isoformat() if metric.as_of is not None else MISSING,
+    ]
+    cells[1:] = [_inline(c) for c in cells[1:]]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _news_section(news: NewsResult) -> list[str]:
+    blocks = ["## News and narrative"]
+    if news.articles:
+        blocks.append("\n".join(_article_line(a) for a in news.articles))
+    else:
+        reason = _NO_NEWS.get(news.status, "no news was available")
+        blocks.append(
+            f"No news was used: {reason} ({_inline(news.provider)}, status {news.status})."
+        )
+    return blocks
+
+
+def _article_line(article: NewsArticle) -> str:
+    title = _inline(article.title) or "Untitled"
+    url = _safe_url(article.url)
+    linked = f"[{title}]({url})" if url else title
+    source = _inline(article.source) if article.source else "source unknown"
+    when = article.published_at.date().isoformat() if article.published_at else "date unknown"
+    return f"- {linked}, {source}, {when} [{_inline(article.id)}]"
+
+
+def _risks_section(decision: Decision) -> list[str]:
+    if not decision.risks:
+        return ["## Risks", "No risks were stated."]
+    return ["## Risks", "\n".join(f"- {_line(r)}" for r in decision.risks)]
+
+
+def _gaps_section(quant: QuantResult, news: NewsResult) -> list[str]:
+    lines = [
+        f"- Metric {_code(m.id)} ({_inline(m.label)}): "
+        + _inline(m.missing_reason or "no reason given")
+        for m in quant.metrics
+        if m.value is None
+    ]
+    lines += [
+        f"- {_inline(g.source)} / {_inline(g.code)}: {_inline(g.message)}"
+        for g in [*quant.gaps, *news.gaps]
+    ]
+    return ["## Data gaps", "\n".join(lines) if lines else "None."]
+
+
+def _provenance(
+    job_id: str,
+    created_at: datetime,
+    quant: QuantResult,
+    news: NewsResult,
+    decision: Decision,
+    digest: str,
+) -> list[str]:
+    note_writer = _inline(quant.note.writer) if quant.note is not None else "not written"
+    lines = [
+        f"- Job id: {_inline(job_id)}",
+        f"- Market data provider: {_inline(quant.market_source)}"
+        + (" (simulated)" if quant.simulated else ""),
+        f"- News provider: {_inline(news.provider)} (status {news.status})",
+        f"- Writers: quant note {note_writer}; decision {_inline(decision.writer)}",
+        f"- Model usage: {_usage(quant, decision)}",
+        f"- Evidence hash (SHA-256): {_inline(digest)}",
+        f"- Created at: {created_at.isoformat()}",
+    ]
+    return ["## Provenance", "\n".join(lines)]
+
+
+def _usage(quant: QuantResult, decision: Decision) -> str:
+    calls = quant.usage.llm_calls + decision.usage.llm_calls
+    if calls == 0:
+        return "no model calls"
+    prompt = quant.usage.prompt_tokens + decision.usage.prompt_tokens
+    completion = quant.usage.completion_tokens + decision.usage.completion_tokens
+    return f"{calls} calls, {prompt} prompt tokens, {completion} completion tokens"
+
+
+def _inline(text: str | None) -> str:
+    """One line of literal text: whitespace collapsed, Markdown and table syntax escaped."""
+    if not text:
+        return ""
+    return _INLINE_SPECIAL.sub(r"\\\1", _WHITESPACE.sub(" ", text).strip())
+
+
+def _code(identifier: str) -> str:
+    """An id as a code span; inside a table a pipe must still be escaped, even in code."""
+    clean = _WHITESPACE.sub(" ", identifier).strip().replace("`", "'").replace("|", "\\|")
+    return f"`{clean}`"
+
+
+def _line(text: str) -> str:
+    """Writer text kept as Markdown but on one line, so it stays one list item."""
+    return _WHITESPACE.sub(" ", text).strip().replace("|", "\\|")
+
+
+def _paragraph(text: str) -> str:
+    """Writer text kept as Markdown, without lines that would open a heading or a table row."""
+    lines = []
+    for raw in text.strip().splitlines():
+        line = raw.rstrip()
+        if line.lstrip().startswith(("#", "|")):
+            line = "\\" + line.lstrip()
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _safe_url(url: str | None) -> str | None:
+    """http(s) URLs only, with the characters that would end a Markdown link percent-encoded."""
+    if not url:
+        return None
+    url = url.strip()
+    if not url.lower().startswith(("http://", "https://")) or _WHITESPACE.search(url):
+        return None
+    for char, code in (("(", "%28"), (")", "%29"), ("<", "%3C"), (">", "%3E"), ("|", "%7C")):
+        url = url.replace(char, code)
+    return url

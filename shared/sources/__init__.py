@@ -1,0 +1,1 @@
+"""Where evidence comes from: market data and news providers, and the factory that picks them."""

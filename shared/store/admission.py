@@ -1,0 +1,247 @@
+"""Admitting a new analysis: the caller's hourly quota and Idempotency-Key, decided and written
+in one table transaction together with the job row.
+
+Rows in the owner's partition of the `analyses` table, next to the job rows:
+- `quota_{yyyymmddhh}` (UTC clock hour): `Count`, the jobs admitted in that hour.
+- `idem_{sha256(owner, key)}`: `JobId` and `BodyHash` (sha256 of the canonical request).
+
+A new job is one transaction: create the job row, create the idem row (insert-if-absent), and
+create the quota row or replace it under its ETag. Storage applies all of it or none, so a
+request that lost a race (someone wrote the idem or the quota row since it read them) has
+changed nothing; it reads again and decides again: a replay of the winner's job, a refusal, or
+another try. The count is exact under concurrency, a key names one job forever, a replay does
+not count, and a refused request writes nothing.
+
+The quota row this process wrote last is remembered (`QuotaMemo`: count and ETag), so the next
+admission for that owner and hour goes straight to the transaction: one round trip, not two.
+The ETag keeps that exact: if anyone has written the row since, the transaction fails, writes
+nothing, and the row is read as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
+
+from shared.domain.models import AnalysisRequest, Job
+from shared.errors import (
+    IdempotencyConflict,
+    InvalidIdempotencyKey,
+    QuotaExceeded,
+    StorageFailed,
+)
+from shared.store.clients import analyses_table, storage_errors
+from shared.store.jobs import job_row
+
+MAX_KEY_CHARS = 200
+# Each lost race means another request got in, so a few dozen tries cover any realistic burst.
+_ATTEMPTS = 64
+_BACKOFF_SECONDS = 0.01
+_MEMO_ENTRIES = 4096
+
+
+def check_idempotency_key(key: str) -> str:
+    """The key as given, if it is 1-200 printable ASCII characters (not all blank); else
+    InvalidIdempotencyKey."""
+    if not key.strip() or len(key) > MAX_KEY_CHARS or not all(" " <= ch <= "~" for ch in key):
+        raise InvalidIdempotencyKey(
+            f"Idempotency-Key must be 1-{MAX_KEY_CHARS} printable ASCII characters",
+            field="Idempotency-Key",
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """Which idem row a request claims, and the hash of the body it claims it with."""
+
+    row_key: str
+    body_hash: str
+
+    @classmethod
+    def of(cls, owner: str, key: str, request: AnalysisRequest) -> IdempotencyClaim:
+        scoped = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
+        canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True)
+        return cls(f"idem_{scoped}", hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def quota_row_key(at: datetime) -> str:
+    return f"quota_{at.astimezone(UTC):%Y%m%d%H}"
+
+
+def seconds_to_next_hour(at: datetime) -> int:
+    start = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return max(1, int((start + timedelta(hours=1) - at).total_seconds() + 0.999))
+
+
+@dataclass(frozen=True)
+class QuotaState:
+    """A quota row as last seen: its count, and its ETag (None: the row does not exist)."""
+
+    count: int
+    etag: str | None
+
+
+class QuotaMemo:
+    """The quota rows this process last wrote, by (table, owner, hour); bounded, thread-safe.
+
+    Only ever a guess: a transaction built on a stale entry fails on the ETag and writes nothing.
+    """
+
+    def __init__(self, entries: int = _MEMO_ENTRIES) -> None:
+        self._entries = entries
+        self._seen: OrderedDict[tuple[str, str, str], QuotaState] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> QuotaState | None:
+        with self._lock:
+            return self._seen.get(key)
+
+    def put(self, key: tuple[str, str, str], state: QuotaState) -> None:
+        with self._lock:
+            self._seen[key] = state
+            self._seen.move_to_end(key)
+            while len(self._seen) > self._entries:
+                self._seen.popitem(last=False)
+
+    def forget(self, key: tuple[str, str, str]) -> None:
+        with self._lock:
+            self._seen.pop(key, None)
+
+
+QUOTA_MEMO = QuotaMemo()
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """The job a request answers with; `replay` when its Idempotency-Key already named one."""
+
+    job_id: str
+    replay: bool
+
+
+class Admission:
+    """Decides and records whether a caller may start a job (see the module docstring)."""
+
+    def __init__(
+        self,
+        table: TableClient | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        memo: QuotaMemo = QUOTA_MEMO,
+    ) -> None:
+        self._table = table
+        self._clock = clock
+        self._memo = memo
+
+    @property
+    def table(self) -> TableClient:
+        if self._table is None:
+            self._table = analyses_table()
+        return self._table
+
+    def _get(self, owner: str, row_key: str) -> TableEntity | None:
+        with storage_errors("read admission row"):
+            try:
+                return self.table.get_entity(owner, row_key)
+            except ResourceNotFoundError:
+                return None
+
+    def replayed(self, owner: str, claim: IdempotencyClaim) -> str | None:
+        """The job id an earlier request with this claim's key created, if any.
+
+        Raises IdempotencyConflict when that request had a different body.
+        """
+        row = self._get(owner, claim.row_key)
+        if row is None:
+            return None
+        if row.get("BodyHash") != claim.body_hash:
+            raise IdempotencyConflict(
+                "this Idempotency-Key was already used with a different body",
+                field="Idempotency-Key",
+            )
+        return str(row["JobId"])
+
+    def _quota(self, owner: str, quota_key: str) -> QuotaState:
+        row = self._get(owner, quota_key)
+        if row is None:
+            return QuotaState(0, None)
+        return QuotaState(int(row.get("Count") or 0), row.metadata["etag"])
+
+    def admit(self, job: Job, claim: IdempotencyClaim | None, per_hour: int) -> Admitted:
+        """Create `job` (a replay of the claim's job instead, if there is one) within quota."""
+        for attempt in range(_ATTEMPTS):
+            if claim is not None:
+                earlier = self.replayed(job.owner, claim)
+                if earlier is not None:
+                    return Admitted(earlier, replay=True)
+            now = self._clock()
+            quota_key = quota_row_key(now)
+            memo_key = (self.table.url, job.owner, quota_key)
+            # A remembered count at the limit is read again: a refusal must be certain.
+            quota = self._memo.get(memo_key) if attempt == 0 else None
+            guessed = quota is not None and quota.count < per_hour
+            if quota is None or not guessed:
+                quota = self._quota(job.owner, quota_key)
+            if quota.count >= per_hour:
+                raise QuotaExceeded(
+                    f"{per_hour} analyses an hour is the limit; try again in the next hour",
+                    retry_after=seconds_to_next_hour(now),
+                )
+            operations: list[Any] = [("create", job_row(job))]
+            counter = {"PartitionKey": job.owner, "RowKey": quota_key, "Count": quota.count + 1}
+            if quota.etag is None:
+                operations.append(("create", counter))
+            else:
+                operations.append(
+                    (
+                        "update",
+                        counter,
+                        {
+                            "mode": UpdateMode.REPLACE,
+                            "etag": quota.etag,
+                            "match_condition": MatchConditions.IfNotModified,
+                        },
+                    )
+                )
+            if claim is not None:
+                operations.append(
+                    (
+                        "create",
+                        {
+                            "PartitionKey": job.owner,
+                            "RowKey": claim.row_key,
+                            "JobId": job.id,
+                            "BodyHash": claim.body_hash,
+                            "CreatedAt": job.created_at,
+                        },
+                    )
+                )
+            with storage_errors("admit job"):
+                try:
+                    written = self.table.submit_transaction(operations)
+                except TableTransactionError as exc:
+                    self._memo.forget(memo_key)
+                    if exc.status_code not in (409, 412):
+                        raise
+                    # Lost a race for the quota or idem row (or the memo was stale): nothing
+                    # was written; read again.
+                    if not guessed:
+                        time.sleep(random.uniform(0, _BACKOFF_SECONDS * min(attempt + 1, 5)))
+                    continue
+            etag = written[1].get("etag")
+            if etag:
+                self._memo.put(memo_key, QuotaState(quota.count + 1, str(etag)))
+            return Admitted(job.id, replay=False)
+        raise StorageFailed("too many concurrent submissions; try again")

@@ -7,23 +7,24 @@ import logging
 import azure.durable_functions as df
 
 from shared import names, telemetry
-from shared.domain.models import FailJob, JobStatus, StageUpdate
+from shared.contracts import FailJob, StageResult, StageUpdate
+from shared.domain.models import JobStatus
 from shared.store.jobs import JobStore
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
 
 
-def set_stage(update: StageUpdate) -> dict[str, str] | None:
+def set_stage(update: StageUpdate) -> StageResult | None:
     """Returns the job's status and stage as they end up (a terminal job is never moved)."""
     job = JobStore().set_stage(update)
     if job is None:
         return None
     log.info("job %s: status=%s stage=%s", update.job_id, job.status, job.stage)
-    return {"status": job.status.value, "stage": job.stage.value}
+    return StageResult(status=job.status, stage=job.stage)
 
 
-def fail(failure: FailJob) -> dict[str, str] | None:
+def fail(failure: FailJob) -> StageResult | None:
     job = JobStore().fail(failure)
     if job is None:
         return None
@@ -32,18 +33,22 @@ def fail(failure: FailJob) -> dict[str, str] | None:
     )
     if job.status is JobStatus.FAILED:
         telemetry.record_job_failed(failure.job_id, failure.error.code)
-    return {"status": job.status.value, "stage": job.stage.value}
+    return StageResult(status=job.status, stage=job.stage)
+
+
+def _answer(result: StageResult | None) -> dict | None:
+    return None if result is None else result.model_dump(mode="json")
 
 
 @bp.activity_trigger(input_name="payload", activity=names.SET_JOB_STAGE)
-def set_job_stage(payload: dict) -> dict[str, str] | None:
+def set_job_stage(payload: dict) -> dict | None:
     update = StageUpdate.model_validate(payload)
     with telemetry.activity_span(names.SET_JOB_STAGE, update.job_id):
-        return set_stage(update)
+        return _answer(set_stage(update))
 
 
 @bp.activity_trigger(input_name="payload", activity=names.FAIL_JOB)
-def fail_job(payload: dict) -> dict[str, str] | None:
+def fail_job(payload: dict) -> dict | None:
     failure = FailJob.model_validate(payload)
     with telemetry.activity_span(names.FAIL_JOB, failure.job_id):
-        return fail(failure)
+        return _answer(fail(failure))

@@ -25,7 +25,8 @@ from azure.storage.blob import BlobClient, ContentSettings
 from pydantic import BaseModel, ValidationError
 
 from shared import names, telemetry
-from shared.domain.evidence import MarketRequest, MarketSnapshot, MarketSummary
+from shared.contracts import MarketRequest, MarketSummary
+from shared.domain.evidence import MarketSnapshot
 from shared.errors import StockMemoError, UnknownTicker
 from shared.settings import Settings, get_settings
 from shared.sources.factory import market_data_provider

@@ -8,7 +8,8 @@ from typing import Any
 import azure.durable_functions as df
 
 from shared import names, telemetry
-from shared.domain.evidence import NewsRequest, NewsResult, NewsSummary
+from shared.contracts import NewsRequest, NewsSummary
+from shared.domain.evidence import NewsResult
 from shared.settings import get_settings
 from shared.sources.factory import news_provider
 from shared.store.artifacts import ArtifactStore, work_blob

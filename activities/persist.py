@@ -11,14 +11,9 @@ import azure.durable_functions as df
 
 from activities.strategist import load_news, load_quant
 from shared import names, telemetry
-from shared.domain.evidence import (
-    Decision,
-    NewsResult,
-    PersistInput,
-    PersistResult,
-    QuantResult,
-    overall_grounding,
-)
+from shared.agents.confidence import overall_grounding
+from shared.contracts import PersistInput, PersistResult
+from shared.domain.evidence import Decision, NewsResult, QuantResult
 from shared.domain.models import JobStatus, Stage, Usage
 from shared.errors import StorageFailed
 from shared.render.memo import evidence_hash, render_memo

@@ -9,7 +9,8 @@ import azure.durable_functions as df
 
 from shared import names, telemetry
 from shared.agents.writer import writer
-from shared.domain.evidence import MarketSnapshot, QuantInput, QuantResult, QuantSummary
+from shared.contracts import QuantInput, QuantSummary
+from shared.domain.evidence import MarketSnapshot, QuantResult
 from shared.domain.metrics import completeness, compute_metrics
 from shared.errors import StorageFailed
 from shared.settings import get_settings

@@ -8,16 +8,10 @@ from typing import Any
 import azure.durable_functions as df
 
 from shared import names, telemetry
+from shared.agents.confidence import cap_confidence, overall_grounding
 from shared.agents.writer import writer
-from shared.domain.evidence import (
-    DataGap,
-    Decision,
-    DecisionSummary,
-    MemoInput,
-    NewsResult,
-    QuantResult,
-    overall_grounding,
-)
+from shared.contracts import DecisionSummary, MemoInput
+from shared.domain.evidence import DataGap, Decision, NewsResult, QuantResult
 from shared.errors import StorageFailed
 from shared.settings import get_settings
 from shared.store.artifacts import ArtifactStore, work_blob
@@ -41,14 +35,6 @@ def load_news(artifacts: ArtifactStore, name: str | None, gaps: list[DataGap]) -
             raise StorageFailed(f"news {name} is missing from storage")
         return news
     return NewsResult(provider=get_settings().news_provider, status="failed", gaps=gaps)
-
-
-def cap_confidence(decision: Decision, quant: QuantResult) -> Decision:
-    """The invariant, whoever wrote the decision: confidence never exceeds completeness."""
-    cap = quant.completeness.score if quant.completeness else 0.0
-    if decision.confidence > cap:
-        decision = decision.model_copy(update={"confidence": cap})
-    return decision
 
 
 def decide(request: MemoInput) -> DecisionSummary:

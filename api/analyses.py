@@ -20,18 +20,16 @@ from pydantic import ValidationError
 from api.callers import owner_of
 from api.responses import base_url, error_boundary, error_response, json_response
 from shared import names, telemetry
+from shared.contracts import AnalysisInput, FailJob, RetryPolicy
 from shared.domain.models import (
     TERMINAL_STATUSES,
     Accepted,
-    AnalysisInput,
     AnalysisRequest,
-    FailJob,
     Job,
     JobError,
     JobPage,
     JobStatus,
     JobView,
-    RetryPolicy,
     Stage,
     normalize_ticker,
 )

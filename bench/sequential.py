@@ -14,8 +14,10 @@ from typing import Any
 import azure.durable_functions as df
 
 from shared import names
-from shared.domain.evidence import (
+from shared.contracts import (
+    AnalysisInput,
     DecisionSummary,
+    FailJob,
     MarketRequest,
     MarketSummary,
     MemoInput,
@@ -24,8 +26,9 @@ from shared.domain.evidence import (
     PersistInput,
     QuantInput,
     QuantSummary,
+    StageUpdate,
 )
-from shared.domain.models import AnalysisInput, FailJob, JobError, JobStatus, Stage, StageUpdate
+from shared.domain.models import JobError, JobStatus, Stage
 
 SEQUENTIAL_ORCHESTRATOR = "bench_sequential_orchestrator"
 BENCHMARK_SYMBOL = "SPY"

@@ -15,9 +15,11 @@ import azure.durable_functions as df
 from pydantic import BaseModel
 
 from shared import names
-from shared.domain.evidence import (
-    DataGap,
+from shared.contracts import (
+    AnalysisInput,
+    AnalysisOutput,
     DecisionSummary,
+    FailJob,
     MarketRequest,
     MarketSummary,
     MemoInput,
@@ -27,8 +29,11 @@ from shared.domain.evidence import (
     PersistResult,
     QuantInput,
     QuantSummary,
+    StageResult,
+    StageUpdate,
 )
-from shared.domain.models import AnalysisInput, FailJob, JobError, JobStatus, Stage, StageUpdate
+from shared.domain.evidence import DataGap
+from shared.domain.models import JobError, JobStatus, Stage
 from shared.errors import describe_failure
 
 bp = df.Blueprint()
@@ -99,10 +104,11 @@ def set_stage(
     update = StageUpdate(
         job_id=job.job_id, owner=job.owner, status=status, stage=stage, at=_now(context)
     )
-    row = yield from step(context, names.SET_JOB_STAGE, update, retry, deadline)
-    if row is None or row.get("status") not in (JobStatus.RUNNING.value, status.value):
-        ended = row.get("status") if row else "missing"
-        raise JobEnded(ended or "missing", f"the job is {ended}; stopping")
+    answer = yield from step(context, names.SET_JOB_STAGE, update, retry, deadline)
+    row = None if answer is None else StageResult.model_validate(answer)
+    if row is None or row.status not in (JobStatus.RUNNING, status):
+        ended = row.status.value if row else "missing"
+        raise JobEnded(ended, f"the job is {ended}; stopping")
 
 
 def gather_evidence(
@@ -236,6 +242,10 @@ def run_job(
     return stored
 
 
+def _output(output: AnalysisOutput) -> dict[str, Any]:
+    return output.model_dump(mode="json", exclude_none=True)
+
+
 @bp.orchestration_trigger(context_name="context", orchestration=names.ANALYSIS_ORCHESTRATOR)
 def analysis_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
     job = AnalysisInput.model_validate(context.get_input())
@@ -255,21 +265,23 @@ def analysis_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
         if not deadline.is_completed:
             deadline.cancel()
         context.set_custom_status({"stage": Stage.COMPLETED.value, "status": "completed"})
-        return {
-            "status": JobStatus.COMPLETED.value,
-            "verdict": stored.verdict.value,
-            "confidence": stored.confidence,
-            "memo_blob": stored.memo_blob,
-        }
+        return _output(
+            AnalysisOutput(
+                status=JobStatus.COMPLETED,
+                verdict=stored.verdict,
+                confidence=stored.confidence,
+                memo_blob=stored.memo_blob,
+            )
+        )
 
     if not deadline.is_completed:
         deadline.cancel()
     if code in (JobStatus.CANCELLED.value, JobStatus.COMPLETED.value):
         context.set_custom_status({"stage": code, "status": code})
-        return {"status": code}
+        return _output(AnalysisOutput(status=JobStatus(code)))
     error = JobError(code=code, message=message, stage=progress[-1])
     context.set_custom_status({"stage": Stage.FAILED.value, "status": "failed"})
     failure = FailJob(job_id=job.job_id, owner=job.owner, error=error, at=_now(context))
     retry = df.RetryOptions(job.retry.first_retry_ms, job.retry.max_attempts)
     yield context.call_activity_with_retry(names.FAIL_JOB, retry, failure.model_dump(mode="json"))
-    return {"status": JobStatus.FAILED.value, "error": error.model_dump(mode="json")}
+    return _output(AnalysisOutput(status=JobStatus.FAILED, error=error))

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from shared.domain.models import Grounding, JobStatus, Usage, Verdict
+from shared.domain.models import Grounding, Usage, Verdict
 
 MetricUnit = Literal["currency", "fraction", "multiple", "number"]
 
@@ -149,16 +149,6 @@ class QuantResult(BaseModel):
         return next((m for m in self.metrics if m.id == metric_id), None)
 
 
-class QuantSummary(BaseModel):
-    """What crosses orchestration history from the Quant Analyst: small, with a blob reference."""
-
-    outcome: Literal["ok", "unknown_ticker"]
-    completeness_score: float = 0.0
-    missing: list[str] = []
-    gaps: list[DataGap] = []
-    artifact: str | None = None
-
-
 class NewsArticle(BaseModel):
     id: str
     title: str
@@ -175,14 +165,6 @@ class NewsResult(BaseModel):
     gaps: list[DataGap] = []
 
 
-class NewsSummary(BaseModel):
-    provider: str
-    status: Literal["ok", "empty", "disabled", "failed"]
-    article_count: int = 0
-    gaps: list[DataGap] = []
-    artifact: str | None = None
-
-
 class Decision(BaseModel):
     """The Investment Strategist's decision; confidence is capped by completeness in code."""
 
@@ -196,82 +178,3 @@ class Decision(BaseModel):
     grounding: Grounding = Grounding.NOT_APPLICABLE
     violations: list[str] = []
     usage: Usage = Usage()
-
-
-class MarketRequest(BaseModel):
-    """Input of fetch_market_data: one symbol (the ticker, or the SPY benchmark) for one job."""
-
-    job_id: str
-    ticker: str
-    symbol: str
-
-
-class MarketSummary(BaseModel):
-    outcome: Literal["ok", "unknown_ticker"]
-    symbol: str
-    source: str
-    message: str | None = None
-    artifact: str | None = None
-
-
-class NewsRequest(BaseModel):
-    job_id: str
-    ticker: str
-
-
-class QuantInput(BaseModel):
-    """Input of run_quant_analyst: where the market snapshots are, and what failed."""
-
-    job_id: str
-    ticker: str
-    subject_artifact: str
-    benchmark_artifact: str | None = None
-    benchmark_gaps: list[DataGap] = []
-
-
-def overall_grounding(note: QuantNote | None, decision: Decision) -> Grounding:
-    """The memo's grounding: ungrounded if either model output is; grounded only if both are."""
-    states = {decision.grounding, note.grounding if note else Grounding.NOT_APPLICABLE}
-    if Grounding.UNGROUNDED in states:
-        return Grounding.UNGROUNDED
-    if Grounding.GROUNDED in states:
-        return Grounding.GROUNDED
-    return Grounding.NOT_APPLICABLE
-
-
-class MemoInput(BaseModel):
-    """Input of write_memo: the job plus what the orchestrator learned about failed providers."""
-
-    job_id: str
-    owner: str
-    ticker: str
-    quant_artifact: str
-    news_artifact: str | None = None
-    news_gaps: list[DataGap] = []
-
-
-class DecisionSummary(BaseModel):
-    verdict: Verdict
-    confidence: float
-    grounding: Grounding
-    artifact: str
-
-
-class PersistInput(BaseModel):
-    job_id: str
-    owner: str
-    ticker: str
-    created_at: datetime
-    completed_at: datetime
-    quant_artifact: str
-    news_artifact: str | None = None
-    news_gaps: list[DataGap] = []
-    decision_artifact: str
-
-
-class PersistResult(BaseModel):
-    job_status: JobStatus
-    memo_blob: str
-    evidence_blob: str
-    verdict: Verdict
-    confidence: float

@@ -69,22 +69,6 @@ class AnalysisRequest(BaseModel):
         return normalize_ticker(value)
 
 
-class RetryPolicy(BaseModel):
-    first_retry_ms: int = Field(ge=1)
-    max_attempts: int = Field(ge=1)
-
-
-class AnalysisInput(BaseModel):
-    """The orchestration input; settings travel here because orchestrators read no environment."""
-
-    job_id: str
-    owner: str
-    ticker: str
-    created_at: datetime
-    deadline_seconds: int = Field(ge=1)
-    retry: RetryPolicy
-
-
 class JobError(BaseModel):
     code: str
     message: str
@@ -113,26 +97,6 @@ class Job(BaseModel):
     grounding: Grounding | None = None
     error: JobError | None = None
     usage: Usage | None = None
-
-
-class StageUpdate(BaseModel):
-    """Input of the set_job_stage activity."""
-
-    job_id: str
-    owner: str
-    status: JobStatus
-    stage: Stage
-    at: datetime
-
-
-class FailJob(BaseModel):
-    """Input of the fail_job activity."""
-
-    job_id: str
-    owner: str
-    status: JobStatus = JobStatus.FAILED
-    error: JobError
-    at: datetime
 
 
 # The public API's bodies. The handlers build their answers from these models and

@@ -16,15 +16,14 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
+from shared.contracts import FailJob, StageUpdate
 from shared.domain.models import (
     TERMINAL_STATUSES,
-    FailJob,
     Grounding,
     Job,
     JobError,
     JobStatus,
     Stage,
-    StageUpdate,
     Usage,
     Verdict,
 )

@@ -8,7 +8,7 @@ from activities.market_data import fetch
 from activities.news_research import research
 from activities.quant_analyst import analyze
 from activities.strategist import decide
-from shared.domain.evidence import MarketRequest, MemoInput, NewsRequest, PersistInput, QuantInput
+from shared.contracts import MarketRequest, MemoInput, NewsRequest, PersistInput, QuantInput
 from shared.domain.models import Job
 
 

@@ -22,7 +22,8 @@ from activities.market_data import (
     fetch,
 )
 from devhost.azurite import Azurite
-from shared.domain.evidence import MarketRequest, MarketSnapshot
+from shared.contracts import MarketRequest
+from shared.domain.evidence import MarketSnapshot
 from shared.errors import MarketDataUnavailable
 from shared.settings import CACHE_CONTAINER
 from shared.sources.market.simulated import SimulatedMarketData

@@ -15,14 +15,17 @@ from activities.persist import persist
 from activities.quant_analyst import analyze
 from activities.strategist import decide
 from devhost.azurite import Azurite
-from shared.domain.evidence import (
-    DataGap,
+from shared.contracts import (
+    FailJob,
     MarketRequest,
     MemoInput,
     PersistInput,
     QuantInput,
+    StageResult,
+    StageUpdate,
 )
-from shared.domain.models import FailJob, Job, JobError, JobStatus, Stage, StageUpdate
+from shared.domain.evidence import DataGap
+from shared.domain.models import Job, JobError, JobStatus, Stage
 from shared.store.artifacts import ArtifactStore, evidence_blob, memo_blob
 from shared.store.jobs import JobStore
 from tests.activities.pipeline import run_to_persist
@@ -119,6 +122,6 @@ def test_terminal_job_is_never_moved(env: None) -> None:
     fail(FailJob(job_id=job.id, owner=job.owner, error=error, at=NOW))
     after = set_stage(StageUpdate(job_id=job.id, owner=job.owner, status=JobStatus.RUNNING,
                                   stage=Stage.PERSISTING, at=NOW))
-    assert after == {"status": "failed", "stage": "failed"}
+    assert after == StageResult(status=JobStatus.FAILED, stage=Stage.FAILED)
     stored = JobStore().get(job.owner, job.id)
     assert stored is not None and stored.error == error

@@ -26,7 +26,8 @@ from devhost.azurite import Azurite
 from devhost.host import DevHost
 from shared.agents.llm.client import reset_llm_clients
 from shared.agents.llm.prompts import QUANT_SYSTEM_PROMPT, STRATEGIST_SYSTEM_PROMPT
-from shared.domain.evidence import MarketRequest, QuantInput, QuantResult
+from shared.contracts import MarketRequest, QuantInput
+from shared.domain.evidence import QuantResult
 from shared.errors import MarketDataUnavailable
 from shared.settings import REPORTS_CONTAINER
 from shared.sources.market.yfinance_provider import YFinanceMarketData

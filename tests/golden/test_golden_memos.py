@@ -22,19 +22,14 @@ from typing import Any
 import pytest
 
 from activities.persist import evidence_document
-from activities.strategist import cap_confidence
+from shared.agents.confidence import cap_confidence
 from shared.agents.grounding import check_decision, check_quant_note
 from shared.agents.llm import prompts
 from shared.agents.llm.client import LlmClient, reset_llm_clients
 from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
 from shared.agents.model_writer import LlmWriter
-from shared.domain.evidence import (
-    DataGap,
-    MarketSnapshot,
-    NewsResult,
-    PersistInput,
-    QuantResult,
-)
+from shared.contracts import PersistInput
+from shared.domain.evidence import DataGap, MarketSnapshot, NewsResult, QuantResult
 from shared.domain.formatting import format_metric
 from shared.domain.metrics import completeness, compute_metrics
 from shared.render.memo import render_memo

@@ -18,7 +18,7 @@ import pytest
 from devhost.azurite import Azurite
 from devhost.host import DevHost
 from shared import names
-from shared.domain.models import AnalysisInput, RetryPolicy
+from shared.contracts import AnalysisInput, RetryPolicy
 from tests.control import CONTROL_SETTING, Board
 from tests.devhost.helpers import Api, of_type
 from tests.orchestrators.scripted import Scripted

@@ -25,8 +25,9 @@ from azure.storage.blob import BlobServiceClient
 from devhost.azurite import Azurite
 from shared import names
 from shared.agents.llm.client import reset_llm_clients
-from shared.domain.evidence import (
+from shared.contracts import (
     DecisionSummary,
+    FailJob,
     MarketRequest,
     MarketSummary,
     MemoInput,
@@ -35,8 +36,9 @@ from shared.domain.evidence import (
     PersistInput,
     QuantInput,
     QuantSummary,
+    StageUpdate,
 )
-from shared.domain.models import FailJob, Job, JobError, JobStatus, Stage, StageUpdate
+from shared.domain.models import Job, JobError, JobStatus, Stage
 from shared.settings import ANALYSES_TABLE, CACHE_CONTAINER, REPORTS_CONTAINER
 from shared.store.jobs import JobStore
 from tests.app_env import app_settings

@@ -24,7 +24,8 @@ from activities.job_stage import set_stage
 from activities.persist import persist
 from devhost.azurite import Azurite
 from devhost.host import DevHost
-from shared.domain.models import Job, JobStatus, Stage, StageUpdate
+from shared.contracts import StageUpdate
+from shared.domain.models import Job, JobStatus, Stage
 from shared.errors import ConfigurationError, StorageFailed
 from shared.settings import get_settings, reset_settings
 from shared.store import clients as storage

@@ -17,7 +17,7 @@ from activities.strategist import decide
 from api import analyses, reports
 from orchestrators import analysis
 from shared import names
-from shared.domain.evidence import MemoInput, PersistInput
+from shared.contracts import MemoInput, PersistInput
 from tests.control import Board
 from tests.e2e.step_gates import StepGates
 

@@ -10,7 +10,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import names
-from shared.domain.models import AnalysisInput
+from shared.contracts import AnalysisInput
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 

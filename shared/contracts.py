@@ -1,0 +1,151 @@
+"""Everything that crosses an orchestration or activity boundary, and nothing else.
+
+Durable Functions hands these between the orchestrator and the activities as JSON: each
+activity takes one of them (`model_dump(mode="json")`, rebuilt with `model_validate`) and
+returns one, so fields can be added later without changing a signature, and what travels
+through orchestration history stays small (bulky evidence is in Blob; a `*Summary` carries its
+reference). One naming rule: an input is named for what it asks (`MarketRequest`,
+`NewsRequest`, `QuantInput`, `MemoInput`, `PersistInput`, `StageUpdate`, `FailJob`); an output
+is a `*Summary` when it stands for evidence kept in Blob and a `*Result` otherwise; the
+orchestration takes `AnalysisInput` and returns `AnalysisOutput`. Their JSON is what recorded
+histories hold: renaming a field breaks instances in flight.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from shared.domain.evidence import DataGap
+from shared.domain.models import Grounding, JobError, JobStatus, Stage, Verdict
+
+
+class RetryPolicy(BaseModel):
+    first_retry_ms: int = Field(ge=1)
+    max_attempts: int = Field(ge=1)
+
+class AnalysisInput(BaseModel):
+    """The orchestration input; settings travel here because orchestrators read no environment."""
+
+    job_id: str
+    owner: str
+    ticker: str
+    created_at: datetime
+    deadline_seconds: int = Field(ge=1)
+    retry: RetryPolicy
+
+class StageUpdate(BaseModel):
+    """Input of the set_job_stage activity."""
+
+    job_id: str
+    owner: str
+    status: JobStatus
+    stage: Stage
+    at: datetime
+
+class FailJob(BaseModel):
+    """Input of the fail_job activity."""
+
+    job_id: str
+    owner: str
+    status: JobStatus = JobStatus.FAILED
+    error: JobError
+    at: datetime
+
+class MarketRequest(BaseModel):
+    """Input of fetch_market_data: one symbol (the ticker, or the SPY benchmark) for one job."""
+
+    job_id: str
+    ticker: str
+    symbol: str
+
+class MarketSummary(BaseModel):
+    outcome: Literal["ok", "unknown_ticker"]
+    symbol: str
+    source: str
+    message: str | None = None
+    artifact: str | None = None
+
+class NewsRequest(BaseModel):
+    job_id: str
+    ticker: str
+
+class NewsSummary(BaseModel):
+    provider: str
+    status: Literal["ok", "empty", "disabled", "failed"]
+    article_count: int = 0
+    gaps: list[DataGap] = []
+    artifact: str | None = None
+
+class QuantInput(BaseModel):
+    """Input of run_quant_analyst: where the market snapshots are, and what failed."""
+
+    job_id: str
+    ticker: str
+    subject_artifact: str
+    benchmark_artifact: str | None = None
+    benchmark_gaps: list[DataGap] = []
+
+class QuantSummary(BaseModel):
+    """What crosses orchestration history from the Quant Analyst: small, with a blob reference."""
+
+    outcome: Literal["ok", "unknown_ticker"]
+    completeness_score: float = 0.0
+    missing: list[str] = []
+    gaps: list[DataGap] = []
+    artifact: str | None = None
+
+class MemoInput(BaseModel):
+    """Input of write_memo: the job plus what the orchestrator learned about failed providers."""
+
+    job_id: str
+    owner: str
+    ticker: str
+    quant_artifact: str
+    news_artifact: str | None = None
+    news_gaps: list[DataGap] = []
+
+class DecisionSummary(BaseModel):
+    verdict: Verdict
+    confidence: float
+    grounding: Grounding
+    artifact: str
+
+class PersistInput(BaseModel):
+    job_id: str
+    owner: str
+    ticker: str
+    created_at: datetime
+    completed_at: datetime
+    quant_artifact: str
+    news_artifact: str | None = None
+    news_gaps: list[DataGap] = []
+    decision_artifact: str
+
+class PersistResult(BaseModel):
+    job_status: JobStatus
+    memo_blob: str
+    evidence_blob: str
+    verdict: Verdict
+    confidence: float
+
+
+class StageResult(BaseModel):
+    """What set_job_stage and fail_job answer: the job's status and stage after the update
+    (None instead, when the job row is gone)."""
+
+    status: JobStatus
+    stage: Stage
+
+
+class AnalysisOutput(BaseModel):
+    """The orchestration's output: how the job ended, and for a completed one its verdict and
+    memo; for a failed one its error. Fields that do not apply are left out."""
+
+    status: JobStatus
+    verdict: Verdict | None = None
+    confidence: float | None = None
+    memo_blob: str | None = None
+    error: JobError | None = None

@@ -18,7 +18,8 @@ from shared.domain.models import JobStatus, Stage, Usage
 from shared.errors import StorageFailed
 from shared.render.memo import evidence_hash, render_memo
 from shared.store.artifacts import ArtifactStore, evidence_blob, memo_blob
-from shared.store.jobs import JobStore, log_row_key
+from shared.store.jobs import JobStore
+from shared.store.rows import ReportLogRow
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -100,20 +101,19 @@ def persist(request: PersistInput) -> PersistResult:
             "usage": usage,
         }
     )
-    log_entry = {
-        "PartitionKey": request.owner,
-        "RowKey": log_row_key(request.ticker, request.completed_at, request.job_id),
-        "JobId": request.job_id,
-        "Ticker": request.ticker,
-        "Verdict": decision.verdict.value,
-        "Confidence": decision.confidence,
-        "Grounding": decision.grounding.value,
-        "CompletedAt": request.completed_at,
-        "MemoBlob": memo_name,
-        "EvidenceBlob": evidence_name,
-        "EvidenceHash": document["evidence_hash"],
-    }
-    final = store.complete(completed, log_entry)
+    log_entry = ReportLogRow(
+        owner=request.owner,
+        job_id=request.job_id,
+        ticker=request.ticker,
+        verdict=decision.verdict,
+        confidence=decision.confidence,
+        grounding=decision.grounding,
+        completed_at=request.completed_at,
+        memo_blob=memo_name,
+        evidence_blob=evidence_name,
+        evidence_hash=document["evidence_hash"],
+    )
+    final = store.complete(completed, log_entry.entity())
     if final is None:
         raise StorageFailed(f"job {request.job_id} vanished from the analyses table")
     if final.status is JobStatus.COMPLETED:

@@ -36,13 +36,13 @@ from shared.errors import InvalidQuery
 from shared.settings import Settings, get_settings
 from shared.store.clients import analyses_table, storage_errors
 from shared.store.jobs import job_from_entity
+from shared.store.rows import job_rows
 
 bp = df.Blueprint()
 
 ADMIN_HEADER = "x-stats-admin-key"
 DEFAULT_HOURS = 24
 MAX_HOURS = 720
-JOB_ROWS = "RowKey ge 'job_' and RowKey lt 'job`'"  # '`' follows '_': every job_ key
 COLUMNS = ["PartitionKey", "JobId", "Ticker", "Status", "Stage", "CreatedAt", "CompletedAt"]
 
 
@@ -117,7 +117,8 @@ def compute_stats(
 
 def read_jobs(table: TableClient, owner: str | None) -> list[Job]:
     """The job rows of `owner`, or of every owner for None."""
-    query = JOB_ROWS if owner is None else f"PartitionKey eq @owner and {JOB_ROWS}"
+    jobs = job_rows().filter
+    query = jobs if owner is None else f"PartitionKey eq @owner and {jobs}"
     parameters = {} if owner is None else {"owner": owner}
     with storage_errors("list jobs for stats"):
         return [

@@ -15,10 +15,11 @@ from azure.storage.blob import BlobServiceClient
 
 from devhost.store import table_name
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
+from shared.store.rows import job_rows, log_rows
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
-JOB_ROWS = "RowKey ge 'job_' and RowKey lt 'job`'"
-LOG_ROWS = "RowKey ge 'log_' and RowKey lt 'log`'"
+JOB_ROWS = job_rows().filter
+LOG_ROWS = log_rows().filter
 ACTIVE_INSTANCES = "RuntimeStatus eq 'Pending' or RuntimeStatus eq 'Running'"
 # A poll asks for rows changed since the previous poll began, minus this much: writes in
 # flight while that poll ran are read again rather than missed.

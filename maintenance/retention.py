@@ -13,9 +13,10 @@ A job is expired when its row's `CreatedAt` is before the cutoff. For each one, 
 4. its job row, last. The row is how a sweep finds the job, so a job that fails at any step
    keeps it, and the next sweep picks up what is left.
 A failure ends that job's steps, is collected in the report, and the sweep goes on with the next
-job. Hourly quota rows (`quota_{yyyymmddhh}`) of hours before the cutoff go too. The report
-counts what was removed; the timer logs it and puts it on its `retention sweep` span. Only
-the scan for expired rows failing stops a sweep (StorageFailed: the run fails loudly).
+job. Hourly quota rows of hours before the cutoff go too. The report counts what was removed;
+the timer logs it and puts it on its `retention sweep` span. Only the scan for expired rows
+failing stops a sweep (StorageFailed: the run fails loudly). Which keys each kind of row has
+(job, report-log, idem, quota) is `shared/store/rows.py`'s.
 """
 
 from __future__ import annotations
@@ -35,16 +36,12 @@ from pydantic import BaseModel, Field
 
 from shared import telemetry
 from shared.settings import get_settings
-from shared.store.admission import quota_row_key
 from shared.store.artifacts import job_prefix
 from shared.store.clients import analyses_table, reports_container, storage_errors
-from shared.store.jobs import job_row_key
+from shared.store.rows import idem_rows, job_row_key, job_rows, log_rows, quota_rows
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
-
-JOB_ROWS = "RowKey ge 'job_' and RowKey lt 'job`'"  # '`' follows '_': every job_ key
-IDEM_ROWS = "RowKey ge 'idem_' and RowKey lt 'idem`'"
 
 Step = Literal["history", "blobs", "rows", "quota"]
 
@@ -100,7 +97,7 @@ def expired_jobs(table: TableClient, cutoff: datetime) -> list[ExpiredJob]:
         return [
             ExpiredJob(owner=e["PartitionKey"], job_id=e["JobId"], ticker=e["Ticker"])
             for e in table.query_entities(
-                f"{JOB_ROWS} and CreatedAt lt @cutoff",
+                f"{job_rows().filter} and CreatedAt lt @cutoff",
                 parameters={"cutoff": cutoff},
                 select=["PartitionKey", "JobId", "Ticker"],
             )
@@ -119,16 +116,15 @@ def delete_blobs(container: ContainerClient, job: ExpiredJob, report: RetentionR
 
 def delete_rows(table: TableClient, job: ExpiredJob, report: RetentionReport) -> None:
     """The job's report-log and idem rows, then its job row."""
-    log_prefix = f"log_{job.ticker}_"
+    logs = log_rows(job.ticker)
     related = [
         *table.query_entities(
             "PartitionKey eq @owner and RowKey ge @lo and RowKey lt @hi and JobId eq @id",
-            parameters={"owner": job.owner, "lo": log_prefix, "hi": log_prefix + "~",
-                        "id": job.job_id},
+            parameters={"owner": job.owner, "lo": logs.lo, "hi": logs.hi, "id": job.job_id},
             select=["PartitionKey", "RowKey"],
         ),
         *table.query_entities(
-            f"PartitionKey eq @owner and {IDEM_ROWS} and JobId eq @id",
+            f"PartitionKey eq @owner and {idem_rows().filter} and JobId eq @id",
             parameters={"owner": job.owner, "id": job.job_id},
             select=["PartitionKey", "RowKey"],
         ),
@@ -143,9 +139,7 @@ def delete_quota_rows(table: TableClient, cutoff: datetime, report: RetentionRep
     """Every owner's hourly quota rows of hours that ended before the cutoff's hour."""
     with storage_errors("list expired quota rows"):
         rows = list(table.query_entities(
-            "RowKey ge 'quota_' and RowKey lt @hi",
-            parameters={"hi": quota_row_key(cutoff)},
-            select=["PartitionKey", "RowKey"],
+            quota_rows(before=cutoff).filter, select=["PartitionKey", "RowKey"]
         ))
     for row in rows:
         try:

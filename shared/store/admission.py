@@ -1,9 +1,11 @@
 """Admitting a new analysis: the caller's hourly quota and Idempotency-Key, decided and written
 in one table transaction together with the job row.
 
-Rows in the owner's partition of the `analyses` table, next to the job rows:
-- `quota_{yyyymmddhh}` (UTC clock hour): `Count`, the jobs admitted in that hour.
-- `idem_{sha256(owner, key)}`: `JobId` and `BodyHash` (sha256 of the canonical request).
+Rows in the owner's partition of the `analyses` table, next to the job rows (their keys are
+`shared/store/rows.py`'s):
+- the hour's quota row (UTC clock hour): `Count`, the jobs admitted in that hour.
+- the key's idem row (sha256 of owner and key): `JobId` and `BodyHash` (sha256 of the
+  canonical request), and `CreatedAt`.
 
 A new job is one transaction: create the job row, create the idem row (insert-if-absent), and
 create the quota row or replace it under its ETag. Storage applies all of it or none, so a
@@ -44,6 +46,7 @@ from shared.errors import (
 )
 from shared.store.clients import analyses_table, storage_errors
 from shared.store.jobs import job_row
+from shared.store.rows import idem_row_key, quota_row_key
 
 MAX_KEY_CHARS = 200
 # Each lost race means another request got in, so a few dozen tries cover any realistic burst.
@@ -72,13 +75,8 @@ class IdempotencyClaim:
 
     @classmethod
     def of(cls, owner: str, key: str, request: AnalysisRequest) -> IdempotencyClaim:
-        scoped = hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
         canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True)
-        return cls(f"idem_{scoped}", hashlib.sha256(canonical.encode()).hexdigest())
-
-
-def quota_row_key(at: datetime) -> str:
-    return f"quota_{at.astimezone(UTC):%Y%m%d%H}"
+        return cls(idem_row_key(owner, key), hashlib.sha256(canonical.encode()).hexdigest())
 
 
 def seconds_to_next_hour(at: datetime) -> int:

@@ -1,5 +1,6 @@
-"""The `analyses` table: job rows (`job_{id}`) and report-log rows (`log_{TICKER}_{inv}_{id}`);
-the quota and idempotency rows beside them are `shared/store/admission.py`'s.
+"""The `analyses` table's job rows, and the report-log row written with a job's completion; the
+quota and idempotency rows beside them are `shared/store/admission.py`'s, and every row's key
+is `shared/store/rows.py`'s.
 
 PartitionKey is the owner, so every read is scoped to one caller. Status changes use ETags so a
 late stage update can never overwrite a terminal status.
@@ -29,20 +30,9 @@ from shared.domain.models import (
 )
 from shared.errors import InvalidQuery, StorageFailed
 from shared.store.clients import analyses_table, storage_errors
+from shared.store.rows import job_row_key, job_rows, log_rows
 
-_EPOCH_TICKS = 621355968000000000  # .NET ticks at 1970-01-01
-_MAX_TICKS = 3155378975999999999  # DateTime.MaxValue.Ticks
 _CONFLICT_RETRIES = 5
-
-
-def job_row_key(job_id: str) -> str:
-    return f"job_{job_id}"
-
-
-def log_row_key(ticker: str, completed_at: datetime, job_id: str) -> str:
-    """Newest first in key order: inverted .NET ticks of the completion time."""
-    ticks = _EPOCH_TICKS + int(completed_at.astimezone(UTC).timestamp() * 10_000_000)
-    return f"log_{ticker}_{_MAX_TICKS - ticks:019d}_{job_id}"
 
 
 def _as_utc(value: Any) -> datetime | None:
@@ -225,9 +215,7 @@ class JobStore:
     ) -> tuple[list[Job], str | None]:
         """That owner's jobs for one ticker, newest first; the cursor is opaque to callers."""
         after = _decode_cursor(cursor) if cursor else None
-        query = (
-            "PartitionKey eq @owner and RowKey ge 'job_' and RowKey lt 'job`' and Ticker eq @ticker"
-        )
+        query = f"PartitionKey eq @owner and {job_rows().filter} and Ticker eq @ticker"
         with storage_errors("list jobs"):
             entities = list(
                 self.table.query_entities(query, parameters={"owner": owner, "ticker": ticker})
@@ -244,13 +232,14 @@ class JobStore:
         return page, next_cursor
 
     def log_entries(self, owner: str, ticker: str) -> list[dict[str, Any]]:
-        prefix = f"log_{ticker}_"
+        """That owner's report-log rows for one ticker, newest first."""
+        rows = log_rows(ticker)
         with storage_errors("list report log"):
             return [
                 dict(e)
                 for e in self.table.query_entities(
                     "PartitionKey eq @owner and RowKey ge @lo and RowKey lt @hi",
-                    parameters={"owner": owner, "lo": prefix, "hi": prefix + "~"},
+                    parameters={"owner": owner, "lo": rows.lo, "hi": rows.hi},
                 )
             ]
 

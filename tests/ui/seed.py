@@ -1,4 +1,5 @@
-"""Jobs written straight into Azurite (job row and blobs), for memos no writer would make."""
+"""Jobs written straight into Azurite, for memos no writer would make: complete as persist leaves
+them (memo and evidence blobs, then the completed job row and its report-log row together)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from azure.storage.blob import BlobServiceClient
 
 from shared.domain.evidence import NewsArticle, NewsResult, PriceSeries, QuantResult
 from shared.domain.models import Grounding, Job, JobStatus, Stage, Verdict
+from shared.render.memo import evidence_hash
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
 from shared.store.artifacts import ArtifactStore, evidence_blob, memo_blob
-from shared.store.jobs import JobStore
+from shared.store.jobs import job_row
+from shared.store.rows import ReportLogRow
 
 OWNER = "anonymous"  # AUTH_MODE=none: every caller
 
@@ -25,7 +28,8 @@ OWNER = "anonymous"  # AUTH_MODE=none: every caller
 def seed_completed_job(
     connection: str, ticker: str, memo: str, evidence: dict[str, Any], owner: str = OWNER
 ) -> str:
-    """A completed job with this memo and evidence; returns its id."""
+    """A completed job with this memo and evidence (its report-log entry too, so it is as
+    complete as one persist completed); returns its id."""
     job_id = uuid.uuid4().hex
     tables = TableServiceClient.from_connection_string(connection)
     try:
@@ -38,17 +42,27 @@ def seed_completed_job(
         container.create_container()
     except ResourceExistsError:
         pass
-    now = datetime.now(UTC)
-    JobStore(tables.get_table_client(ANALYSES_TABLE)).create(Job(
-        id=job_id, owner=owner, ticker=ticker, status=JobStatus.COMPLETED,
-        stage=Stage.COMPLETED, created_at=now - timedelta(seconds=5),
-        started_at=now - timedelta(seconds=4), completed_at=now, verdict=Verdict.BUY,
-        confidence=0.42, grounding=Grounding.UNGROUNDED,
-    ))
     store = ArtifactStore(container)
     store.write_once(memo_blob(ticker, job_id), memo.encode(), "text/markdown; charset=utf-8")
     store.write_once(evidence_blob(ticker, job_id), json.dumps(evidence).encode(),
                      "application/json; charset=utf-8")
+    now = datetime.now(UTC)
+    job = Job(
+        id=job_id, owner=owner, ticker=ticker, status=JobStatus.COMPLETED,
+        stage=Stage.COMPLETED, created_at=now - timedelta(seconds=5),
+        started_at=now - timedelta(seconds=4), completed_at=now, verdict=Verdict.BUY,
+        confidence=0.42, grounding=Grounding.UNGROUNDED,
+    )
+    log_entry = ReportLogRow(
+        owner=owner, job_id=job_id, ticker=ticker, verdict=Verdict.BUY, confidence=0.42,
+        grounding=Grounding.UNGROUNDED, completed_at=now,
+        memo_blob=memo_blob(ticker, job_id), evidence_blob=evidence_blob(ticker, job_id),
+        evidence_hash=evidence_hash({"quant": evidence["quant"], "news": evidence["news"]}),
+    )
+    # One transaction, as persist writes them: a completed job row never lacks its log entry.
+    tables.get_table_client(ANALYSES_TABLE).submit_transaction(
+        [("create", job_row(job)), ("create", log_entry.entity())]
+    )
     return job_id
 
 

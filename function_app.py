@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import job_stage, market_data, news_research, persist, quant_analyst, strategist
+from activities import decision, job_stage, market_data, news_research, persist, quant_analyst
 from api import analyses, health, openapi, pages, reports, stats
 from maintenance import retention
 from orchestrators import analysis
@@ -22,7 +22,7 @@ for blueprint in (
     market_data.bp,
     news_research.bp,
     quant_analyst.bp,
-    strategist.bp,
+    decision.bp,
     persist.bp,
     retention.bp,
 ):

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared import names, telemetry
 from shared.contracts import MarketRequest, MarketSummary
-from shared.domain.evidence import MarketSnapshot
+from shared.domain.evidence import BENCHMARK_SYMBOL, MarketSnapshot
 from shared.errors import StockMemoError, UnknownTicker
 from shared.settings import Settings, get_settings
 from shared.sources.factory import market_data_provider
@@ -36,8 +36,6 @@ from shared.store.clients import cache_container
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
-
-BENCHMARK_SYMBOL = "SPY"
 
 
 class CachedSnapshot(BaseModel):

@@ -9,7 +9,6 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.strategist import load_news, load_quant
 from shared import names, telemetry
 from shared.agents.confidence import overall_grounding
 from shared.contracts import PersistInput, PersistResult
@@ -18,6 +17,7 @@ from shared.domain.models import JobStatus, Stage, Usage
 from shared.errors import StorageFailed
 from shared.render.memo import evidence_hash, render_memo
 from shared.store.artifacts import ArtifactStore, evidence_blob, memo_blob
+from shared.store.evidence_blobs import load_news, load_quant
 from shared.store.jobs import JobStore
 from shared.store.rows import ReportLogRow
 

@@ -10,21 +10,39 @@ import azure.durable_functions as df
 from shared import names, telemetry
 from shared.agents.writer import writer
 from shared.contracts import QuantInput, QuantSummary
-from shared.domain.evidence import MarketSnapshot, QuantResult
+from shared.domain.evidence import DataGap, MarketSnapshot, QuantResult
 from shared.domain.metrics import completeness, compute_metrics
-from shared.errors import StorageFailed
 from shared.settings import get_settings
 from shared.store.artifacts import ArtifactStore, work_blob
+from shared.store.evidence_blobs import load_snapshot
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
 
 
-def _load_snapshot(artifacts: ArtifactStore, name: str) -> MarketSnapshot:
-    snapshot = artifacts.read_model(name, MarketSnapshot)
-    if snapshot is None:
-        raise StorageFailed(f"market snapshot {name} is missing from storage")
-    return snapshot
+def quant_result(
+    ticker: str,
+    subject: MarketSnapshot,
+    benchmark: MarketSnapshot | None,
+    benchmark_gaps: list[DataGap],
+) -> QuantResult:
+    """What the snapshots say, before the note: every metric computed in code, and how complete
+    they are. Pure (no I/O), so the golden memos run this very code."""
+    gap_reason = "; ".join(g.message for g in benchmark_gaps) or None
+    metrics = compute_metrics(subject, benchmark, benchmark_gap_reason=gap_reason)
+    return QuantResult(
+        ticker=ticker,
+        outcome="ok",
+        company_name=subject.name,
+        currency=subject.currency,
+        simulated=subject.simulated or bool(benchmark and benchmark.simulated),
+        market_source=subject.source,
+        metrics=metrics,
+        completeness=completeness(metrics),
+        gaps=list(benchmark_gaps),
+        ticker_series=subject.series,
+        benchmark_series=benchmark.series if benchmark else None,
+    )
 
 
 def summarize(result: QuantResult, artifact: str) -> QuantSummary:
@@ -46,27 +64,13 @@ def analyze(request: QuantInput) -> QuantSummary:
     if stored is not None:  # a re-run: the note was already written and paid for
         return summarize(stored, name)
 
-    subject = _load_snapshot(artifacts, request.subject_artifact)
+    subject = load_snapshot(artifacts, request.subject_artifact)
     benchmark = (
-        _load_snapshot(artifacts, request.benchmark_artifact)
+        load_snapshot(artifacts, request.benchmark_artifact)
         if request.benchmark_artifact
         else None
     )
-    gap_reason = "; ".join(g.message for g in request.benchmark_gaps) or None
-    metrics = compute_metrics(subject, benchmark, benchmark_gap_reason=gap_reason)
-    result = QuantResult(
-        ticker=request.ticker,
-        outcome="ok",
-        company_name=subject.name,
-        currency=subject.currency,
-        simulated=subject.simulated or bool(benchmark and benchmark.simulated),
-        market_source=subject.source,
-        metrics=metrics,
-        completeness=completeness(metrics),
-        gaps=list(request.benchmark_gaps),
-        ticker_series=subject.series,
-        benchmark_series=benchmark.series if benchmark else None,
-    )
+    result = quant_result(request.ticker, subject, benchmark, request.benchmark_gaps)
     author = writer(get_settings())
     result.note = author.quant_note(result)
     result = artifacts.write_model_once(name, result)

@@ -43,7 +43,7 @@ from shared.errors import (
     NotFound,
     StockMemoError,
     StorageFailed,
-    code_from_failure,
+    orchestration_failure,
 )
 from shared.settings import Settings, get_settings
 from shared.store.admission import Admission, IdempotencyClaim, check_idempotency_key
@@ -102,12 +102,8 @@ def reconcile(job: Job, status: Any) -> Job:
     if runtime == df.OrchestrationRuntimeStatus.Terminated:
         return job.model_copy(update={"status": JobStatus.CANCELLED, "stage": Stage.CANCELLED})
     if runtime == df.OrchestrationRuntimeStatus.Failed:
-        message = str(status.output or "the orchestration failed")
-        error = JobError(
-            code=code_from_failure(message, "internal_error"),
-            message=message.splitlines()[0][:500],
-            stage=job.stage,
-        )
+        code, message = orchestration_failure(str(status.output or "the orchestration failed"))
+        error = JobError(code=code, message=message, stage=job.stage)
         return job.model_copy(
             update={"status": JobStatus.FAILED, "stage": Stage.FAILED, "error": error}
         )

@@ -2,7 +2,9 @@
 
 Critical path: max(max(market, spy) + quant, news) + strategist + persist. The Quant Analyst is
 scheduled as soon as both market snapshots are in, without waiting for the news.
-Every wait races the deadline timer; any failure ends the job `failed` with its stage and code.
+Every wait races the deadline timer; any failure ends the job `failed` with its stage and code:
+a failed activity's own code (read from its envelope, `shared.errors.read_failure`), and
+`internal_error` for anything that is not one of our errors, in an activity or here.
 """
 
 from __future__ import annotations
@@ -32,18 +34,13 @@ from shared.contracts import (
     StageResult,
     StageUpdate,
 )
-from shared.domain.evidence import DataGap
+from shared.domain.evidence import BENCHMARK_SYMBOL, DataGap
 from shared.domain.models import JobError, JobStatus, Stage
-from shared.errors import describe_failure
+from shared.errors import job_failure
 
 bp = df.Blueprint()
 
-BENCHMARK_SYMBOL = "SPY"
-STAGE_FAILURE_CODES = {
-    Stage.GATHERING_EVIDENCE: "market_data_unavailable",
-    Stage.WRITING_MEMO: "llm_failed",
-    Stage.PERSISTING: "storage_failed",
-}
+BENCHMARK_GAP_SOURCE = f"benchmark {BENCHMARK_SYMBOL}"
 
 Steps = Generator[Any, Any, Any]
 
@@ -155,14 +152,16 @@ def gather_evidence(
         elif winner is benchmark:
             benchmark_done = True
             if _failed(benchmark):
-                code, message = describe_failure(benchmark.result, "market_data_unavailable")
-                benchmark_gaps.append(DataGap(source="benchmark SPY", code=code, message=message))
+                code, message = job_failure(benchmark.result)
+                benchmark_gaps.append(
+                    DataGap(source=BENCHMARK_GAP_SOURCE, code=code, message=message)
+                )
             else:
                 benchmark_summary = MarketSummary.model_validate(benchmark.result)
                 if benchmark_summary.outcome != "ok":
                     benchmark_gaps.append(
                         DataGap(
-                            source="benchmark SPY",
+                            source=BENCHMARK_GAP_SOURCE,
                             code=benchmark_summary.outcome,
                             message=benchmark_summary.message or "benchmark unavailable",
                         )
@@ -170,7 +169,7 @@ def gather_evidence(
                     benchmark_summary = None
         elif winner is news:
             if _failed(news):
-                code, message = describe_failure(news.result, "news_unavailable")
+                code, message = job_failure(news.result)
                 news_gaps.append(DataGap(source="news", code=code, message=message))
             else:
                 news_summary = NewsSummary.model_validate(news.result)
@@ -258,9 +257,9 @@ def analysis_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
     except JobEnded as ended:
         code, message = ended.code, ended.message
     except Exception as exc:
-        # Durable surfaces an activity failure as a plain Exception; a subclass is our own bug.
-        default = STAGE_FAILURE_CODES[progress[-1]] if type(exc) is Exception else "internal_error"
-        code, message = describe_failure(exc, default)
+        # A failed activity ends with its own code (internal_error when it raised anything but
+        # one of our errors); an exception this orchestrator's code raised is internal_error.
+        code, message = job_failure(exc)
     else:
         if not deadline.is_completed:
             deadline.cancel()

@@ -1,12 +1,23 @@
-"""One base error for the project, a subclass per failure kind, each with a stable code."""
+"""One base error for the project, a subclass per failure kind, each with a stable code.
+
+A failed activity reaches the orchestrator as text only, so a project error's str() is an
+envelope, a compact JSON object `{"code": ..., "message": ...}`, and `read_failure` is the one
+reader of it (see the end of this module).
+"""
 
 from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+INTERNAL_ERROR = "internal_error"
 
 
 class StockMemoError(Exception):
     """Base of every error this project raises on purpose; `code` is part of the public API."""
 
-    code = "internal_error"
+    code = INTERNAL_ERROR
     http_status = 500
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
@@ -15,9 +26,10 @@ class StockMemoError(Exception):
         self.field = field
 
     def __str__(self) -> str:
-        # The code leads the message: Durable turns a failed activity into a plain Exception
-        # carrying only this text, and the orchestrator reads the code back from it.
-        return f"[{self.code}] {self.message}"
+        # Durable turns a failed activity into a plain Exception carrying only the runtime's
+        # `<Type>: <str(exc)>`, so str() is the envelope the orchestrator reads the code from.
+        # The human text is `self.message`.
+        return envelope(self.code, self.message)
 
 
 class InvalidBody(StockMemoError):
@@ -180,29 +192,103 @@ ERROR_CODES: dict[str, type[StockMemoError]] = {
 }
 
 
-def code_from_failure(message: str, default: str = "internal_error") -> str:
-    """Read the stable code back from a failed activity's message ('[code] ...')."""
-    start = message.find("[")
-    end = message.find("]", start + 1)
-    if start != -1 and end != -1:
-        candidate = message[start + 1 : end]
-        if candidate in ERROR_CODES:
-            return candidate
-    return default
+def envelope(code: str, message: str) -> str:
+    """The compact JSON object a project error travels as: one line (JSON escapes newlines)."""
+    return json.dumps({"code": code, "message": message}, ensure_ascii=False, separators=(",", ":"))
 
 
-# The SDK raises a failed activity as `Exception(f"{Reason} \n {Details}")`; the Details carry the
-# worker's traceback, where a project error *handled* by the activity can still be named.
+# The SDK raises a failed activity as `Exception(f"{Reason} \n {Details}")`. Reason is
+# `Activity function '<name>' failed:  <ExceptionType>: <str(exc)>` (two spaces: the extension
+# keeps the leading space of the host's text); Details is JSON carrying the worker's traceback,
+# where an error the activity *handled* can still be named, so nothing is ever read from it.
 REASON_END = " \n "
+ACTIVITY_FAILED = re.compile(r"Activity function '(?P<activity>[^']*)' failed:(?P<rest>.*)", re.S)
+RAISED = re.compile(r"(?P<type>[A-Za-z_]\w*): (?P<text>.*)", re.S)
+ORCHESTRATOR_FAILED = re.compile(r"Orchestrator function '[^']*' failed: ")
+MESSAGE_LIMIT = 500
 
 
-def describe_failure(exc: BaseException, default_code: str) -> tuple[str, str]:
-    """(code, one-line message) for an activity failure as Durable hands it to the orchestrator:
-    read from its Reason only, never from the traceback in its Details."""
+@dataclass(frozen=True)
+class ActivityFailure:
+    """What failed an activity: its project error's code and message, or, for any other
+    exception, `internal_error` and the Reason's first line (activity, exception type, text)."""
+
+    activity: str
+    code: str
+    message: str
+
+
+def read_failure(text: str) -> ActivityFailure | None:
+    """The one reader of a failed activity's text as Durable hands it over; None when the text
+    is not an activity failure (its Reason does not start `Activity function '...' failed:`).
+
+    The envelope is read from the Reason only, right after the exception's type, and only when
+    that type is the project error class of the envelope's code: an envelope named in the
+    Details, or carried by any other exception, is not the failure's code."""
+    reason = text.partition(REASON_END)[0].strip()
+    failed = ACTIVITY_FAILED.match(reason)
+    if failed is None:
+        return None
+    activity, rest = failed["activity"], failed["rest"].strip()
+    raised = RAISED.match(rest)
+    if raised is not None:
+        found = _envelope(raised["text"])
+        kind = _error_class(found[0]) if found else None
+        if found and kind is not None and kind.__name__ == raised["type"]:
+            return ActivityFailure(activity, found[0], _line(found[1]) or found[0])
+    said = _line(rest) or "no message"
+    return ActivityFailure(
+        activity, INTERNAL_ERROR, f"Activity function '{activity}' failed: {said}"[:MESSAGE_LIMIT]
+    )
+
+
+def activity_failure(exc: BaseException) -> ActivityFailure | None:
+    """The activity failure an orchestrator caught, or None for an exception its own code raised:
+    the SDK raises a failed activity as a plain `Exception` whose Reason names the activity."""
+    return read_failure(str(exc)) if type(exc) is Exception else None
+
+
+def job_failure(exc: BaseException) -> tuple[str, str]:
+    """(code, message) of a failure the orchestrator caught: the failed activity's own code and
+    message, else `internal_error` with what was raised."""
+    failure = activity_failure(exc)
+    if failure is not None:
+        return failure.code, failure.message
     text = str(exc).partition(REASON_END)[0]
-    code = code_from_failure(text, default_code)
-    marker = f"[{code}]"
-    if marker in text:
-        text = text.split(marker, 1)[1]
-    line = text.strip().splitlines()[0].strip() if text.strip() else code
-    return code, line[:500]
+    said = text if type(exc) is Exception else f"{type(exc).__name__}: {text}"
+    return INTERNAL_ERROR, _line(said) or INTERNAL_ERROR
+
+
+def orchestration_failure(output: str) -> tuple[str, str]:
+    """(code, message) of an orchestration that failed outright, from the output Durable shows
+    (`Orchestrator function '<name>' failed: <what it raised>`): when an activity failure ended it
+    (`fail_job` itself failing), that activity's code and message; else `internal_error`."""
+    ended = ORCHESTRATOR_FAILED.match(output)
+    failure = read_failure(output[ended.end():] if ended else output)
+    if failure is not None:
+        return failure.code, failure.message
+    return INTERNAL_ERROR, _line(output) or "the orchestration failed"
+
+
+def _error_class(code: str) -> type[StockMemoError] | None:
+    return StockMemoError if code == INTERNAL_ERROR else ERROR_CODES.get(code)
+
+
+def _envelope(text: str) -> tuple[str, str] | None:
+    """(code, message) when `text` starts with an envelope; None otherwise."""
+    try:
+        data, _ = json.JSONDecoder().raw_decode(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or set(data) != {"code", "message"}:
+        return None
+    code, message = data["code"], data["message"]
+    if not isinstance(code, str) or not isinstance(message, str):
+        return None
+    return code, message
+
+
+def _line(text: str) -> str:
+    """The first non-empty line, trimmed to what a job's error keeps."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    return lines[0][:MESSAGE_LIMIT] if lines else ""

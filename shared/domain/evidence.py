@@ -14,6 +14,11 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from shared.domain.models import Grounding, Usage, Verdict
 
+# The one market every ticker is measured against. Defined here, with the evidence it shapes
+# (QuantResult.benchmark_series, the spy_* metrics), so the orchestrator that asks for it, the
+# market activity that caches it, the providers and the chart all read the same symbol.
+BENCHMARK_SYMBOL = "SPY"
+
 MetricUnit = Literal["currency", "fraction", "multiple", "number"]
 
 

@@ -31,7 +31,6 @@ from shared.domain.evidence import (
 )
 
 COMPUTED = "computed"
-BENCHMARK_SYMBOL = "SPY"
 WINDOWS: dict[str, int] = {"1m": 21, "3m": 63, "6m": 126, "1y": 252}
 YEAR = WINDOWS["1y"]
 MIN_WINDOW_RETURNS = 20

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
-from shared.domain.evidence import PriceSeries
+from shared.domain.evidence import BENCHMARK_SYMBOL, PriceSeries
 
 WIDTH, HEIGHT = 720, 360
 LEFT, RIGHT, TOP, BOTTOM = 56, 20, 44, 44
@@ -64,7 +64,9 @@ def lines_for(ticker: PriceSeries | None, benchmark: PriceSeries | None) -> list
 
 
 def chart_svg(
-    ticker: PriceSeries | None, benchmark: PriceSeries | None, benchmark_symbol: str = "SPY"
+    ticker: PriceSeries | None,
+    benchmark: PriceSeries | None,
+    benchmark_symbol: str = BENCHMARK_SYMBOL,
 ) -> str:
     """The SVG document (UTF-8 text) for one job's evidence."""
     lines = lines_for(ticker, benchmark)

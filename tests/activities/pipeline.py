@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from activities.decision import decide
 from activities.market_data import fetch
 from activities.news_research import research
 from activities.quant_analyst import analyze
-from activities.strategist import decide
 from shared.contracts import MarketRequest, MemoInput, NewsRequest, PersistInput, QuantInput
+from shared.domain.evidence import BENCHMARK_SYMBOL
 from shared.domain.models import Job
 
 
 def run_to_persist(job: Job, completed_at: datetime) -> PersistInput:
     subject = fetch(MarketRequest(job_id=job.id, ticker=job.ticker, symbol=job.ticker))
-    bench = fetch(MarketRequest(job_id=job.id, ticker=job.ticker, symbol="SPY"))
+    bench = fetch(MarketRequest(job_id=job.id, ticker=job.ticker, symbol=BENCHMARK_SYMBOL))
     assert subject.artifact and bench.artifact
     quant = analyze(QuantInput(job_id=job.id, ticker=job.ticker, subject_artifact=subject.artifact,
                                benchmark_artifact=bench.artifact))

@@ -15,15 +15,10 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient
 
-from activities.market_data import (
-    BENCHMARK_SYMBOL,
-    CachedSnapshot,
-    benchmark_blob,
-    fetch,
-)
+from activities.market_data import CachedSnapshot, benchmark_blob, fetch
 from devhost.azurite import Azurite
 from shared.contracts import MarketRequest
-from shared.domain.evidence import MarketSnapshot
+from shared.domain.evidence import BENCHMARK_SYMBOL, MarketSnapshot
 from shared.errors import MarketDataUnavailable
 from shared.settings import CACHE_CONTAINER
 from shared.sources.market.simulated import SimulatedMarketData

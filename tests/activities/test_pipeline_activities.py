@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from activities.decision import decide
 from activities.job_stage import fail, set_stage
 from activities.market_data import fetch
 from activities.persist import persist
 from activities.quant_analyst import analyze
-from activities.strategist import decide
 from devhost.azurite import Azurite
 from shared.contracts import (
     FailJob,

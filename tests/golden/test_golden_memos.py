@@ -5,6 +5,10 @@ the model, the gate's verdict on every frozen output, and the rendered memo must
 committed files in `cases/<case>/expected/` (and the system prompts `system_prompts.md`). A
 change in metrics, formatting, prompts, gate rules or the memo shows up there, in review.
 
+The steps are the activities' own code: the Quant Analyst's `quant_result` (the snapshots to a
+`QuantResult`), the strategist's `decision_for` (the decision, capped by the data) and the
+persist step's `evidence_document`, around the real `LlmWriter`; only storage is left out.
+
 Regenerate after an intended change, then read the diff:
 
     UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/golden -q
@@ -21,8 +25,9 @@ from typing import Any
 
 import pytest
 
+from activities.decision import decision_for
 from activities.persist import evidence_document
-from shared.agents.confidence import cap_confidence
+from activities.quant_analyst import quant_result
 from shared.agents.grounding import check_decision, check_quant_note
 from shared.agents.llm import prompts
 from shared.agents.llm.client import LlmClient, reset_llm_clients
@@ -31,7 +36,6 @@ from shared.agents.model_writer import LlmWriter
 from shared.contracts import PersistInput
 from shared.domain.evidence import DataGap, MarketSnapshot, NewsResult, QuantResult
 from shared.domain.formatting import format_metric
-from shared.domain.metrics import completeness, compute_metrics
 from shared.render.memo import render_memo
 from tests.standins.openai_server import OpenAIStandIn, Reply, openai_standin, standin_settings
 
@@ -58,28 +62,13 @@ def dumps(data: Any) -> str:
 
 
 def quant_from(evidence: dict[str, Any]) -> QuantResult:
-    """What the Quant Analyst activity computes before the note (activities/quant_analyst.py)."""
+    """What the Quant Analyst activity computes before the note, by its own code."""
     subject = MarketSnapshot.model_validate(evidence["subject"])
     bench = (
         MarketSnapshot.model_validate(evidence["benchmark"]) if evidence["benchmark"] else None
     )
     gaps = [DataGap.model_validate(g) for g in evidence["benchmark_gaps"]]
-    metrics = compute_metrics(
-        subject, bench, benchmark_gap_reason="; ".join(g.message for g in gaps) or None
-    )
-    return QuantResult(
-        ticker=evidence["ticker"],
-        outcome="ok",
-        company_name=subject.name,
-        currency=subject.currency,
-        simulated=subject.simulated or bool(bench and bench.simulated),
-        market_source=subject.source,
-        metrics=metrics,
-        completeness=completeness(metrics),
-        gaps=gaps,
-        ticker_series=subject.series,
-        benchmark_series=bench.series if bench else None,
-    )
+    return quant_result(evidence["ticker"], subject, bench, gaps)
 
 
 def requests_markdown(standin: OpenAIStandIn) -> str:
@@ -142,7 +131,7 @@ def test_golden_case(case: str, standin: OpenAIStandIn) -> None:
     writer = LlmWriter(settings, client=LlmClient(settings))
     bare = quant.model_copy(deep=True)
     quant.note = writer.quant_note(quant)
-    decision = cap_confidence(writer.decide(quant, news), quant)
+    decision = decision_for(quant, news, writer)
 
     assert standin.pending == 0 and standin.calls == len(note_drafts) + len(decision_drafts), (
         "every frozen output is used, and no call goes unanswered"

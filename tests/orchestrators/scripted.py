@@ -21,7 +21,8 @@ class Scripted:
 
     def script(self, job_id: str, **steps: str) -> None:
         """steps: subject|benchmark|news|quant|memo|persist =
-        ok|fail|fail_twice|unknown|slow:<seconds>."""
+        ok|fail|fail_twice|keyerror|unknown|slow:<seconds>: `fail` raises the step's provider
+        error (MarketDataUnavailable, LlmFailed, ...), `keyerror` a KeyError, as a bug would."""
         unknown = set(steps) - set(STEPS)
         if unknown:
             raise ValueError(f"no such scripted steps: {sorted(unknown)}")

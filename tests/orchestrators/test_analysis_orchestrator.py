@@ -116,11 +116,65 @@ def test_market_data_failing_fails_the_job_at_gathering_evidence(
     assert status["output"]["status"] == "failed"
     error = status["output"]["error"]
     assert error["code"] == "market_data_unavailable" and error["stage"] == "gathering_evidence"
+    assert error["message"] == "the market data stand-in failed"  # the human text, not JSON
     (failure,) = harness.calls(job_id, names.FAIL_JOB)
     assert failure["error"]["code"] == "market_data_unavailable"
     assert harness.attempts(job_id, "subject") == 3  # retried as configured, then given up
     assert len(of_type(status["historyEvents"], "TaskFailed")) >= 3
     assert names.WRITE_MEMO not in scheduled(status)
+
+
+def test_a_bug_in_an_activity_fails_the_job_as_internal_error(
+    api: Api, harness: Scripted
+) -> None:
+    """A KeyError in the Quant Analyst is our bug, not a provider failing: internal_error at
+    the stage it happened in, never the stage's provider code."""
+    job_id, status = run(api, harness, quant="keyerror")
+    assert status["runtimeStatus"] == "Completed"
+    assert status["output"]["status"] == "failed"
+    error = status["output"]["error"]
+    assert error == {
+        "code": "internal_error",
+        "message": "Activity function 'run_quant_analyst' failed: KeyError: 'quant_field'",
+        "stage": "gathering_evidence",
+    }
+    (failure,) = harness.calls(job_id, names.FAIL_JOB)
+    assert failure["error"] == error
+    assert harness.attempts(job_id, "quant") == 3  # retried as any failure is
+    assert names.WRITE_MEMO not in scheduled(status)
+
+
+def test_a_provider_failure_in_the_quant_analyst_keeps_its_own_code(
+    api: Api, harness: Scripted
+) -> None:
+    job_id, status = run(api, harness, quant="fail")
+    assert status["output"]["error"] == {
+        "code": "llm_failed", "message": "the quant stand-in failed", "stage": "gathering_evidence"
+    }
+    assert harness.attempts(job_id, "quant") == 3
+
+
+def test_a_bug_while_persisting_is_internal_error_at_persisting(
+    api: Api, harness: Scripted
+) -> None:
+    job_id, status = run(api, harness, persist="keyerror")
+    error = status["output"]["error"]
+    assert (error["code"], error["stage"]) == ("internal_error", "persisting")
+    assert "KeyError" in error["message"]
+
+
+def test_a_bug_in_news_research_is_a_gap_named_internal_error(
+    api: Api, harness: Scripted
+) -> None:
+    job_id, status = run(api, harness, news="keyerror")
+    assert status["output"]["status"] == "completed"
+    (memo_call,) = harness.calls(job_id, names.WRITE_MEMO)
+    (gap,) = memo_call["news_gaps"]
+    assert gap == {
+        "source": "news",
+        "code": "internal_error",
+        "message": "Activity function 'research_news' failed: KeyError: 'news_field'",
+    }
 
 
 def test_retry_succeeds_on_attempt_three(api: Api, harness: Scripted) -> None:
@@ -133,6 +187,7 @@ def test_retry_exhausted_at_the_strategist(api: Api, harness: Scripted) -> None:
     job_id, status = run(api, harness, memo="fail")
     assert status["output"]["error"]["code"] == "llm_failed"
     assert status["output"]["error"]["stage"] == "writing_memo"
+    assert status["output"]["error"]["message"] == "the strategist stand-in failed"
     assert harness.attempts(job_id, "memo") == 3
     assert stages(harness, job_id) == ["gathering_evidence", "writing_memo"]
 
@@ -143,6 +198,7 @@ def test_news_failing_alone_still_completes_with_the_gap(api: Api, harness: Scri
     (memo_call,) = harness.calls(job_id, names.WRITE_MEMO)
     assert memo_call["news_artifact"] is None
     assert memo_call["news_gaps"][0]["code"] == "news_unavailable"
+    assert memo_call["news_gaps"][0]["message"] == "the news stand-in failed"
     (persist_call,) = harness.calls(job_id, names.PERSIST_REPORT)
     assert persist_call["news_gaps"] == memo_call["news_gaps"]
 
@@ -153,6 +209,7 @@ def test_spy_failing_alone_still_completes_with_the_gap(api: Api, harness: Scrip
     (quant_call,) = harness.calls(job_id, names.RUN_QUANT_ANALYST)
     assert quant_call["benchmark_artifact"] is None
     assert quant_call["benchmark_gaps"][0]["source"] == "benchmark SPY"
+    assert quant_call["benchmark_gaps"][0]["code"] == "market_data_unavailable"
 
 
 def test_unknown_ticker_is_not_retried(api: Api, harness: Scripted) -> None:

@@ -70,7 +70,8 @@ def test_the_estimate_is_characters_over_four_plus_max_tokens() -> None:
     budget.check(500, "fits exactly")
     with pytest.raises(BudgetExceeded) as refused:
         budget.check(501, "one over")
-    assert str(refused.value).startswith("[budget_exceeded] one over: needs up to 501 tokens")
+    assert refused.value.code == "budget_exceeded"
+    assert refused.value.message.startswith("one over: needs up to 501 tokens")
 
 
 def test_a_quant_call_over_the_budget_is_never_sent(standin: OpenAIStandIn) -> None:

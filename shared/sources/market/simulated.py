@@ -8,12 +8,11 @@ import random
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from shared.domain.evidence import MarketSnapshot, PriceSeries
+from shared.domain.evidence import BENCHMARK_SYMBOL, MarketSnapshot, PriceSeries
 from shared.errors import UnknownTicker
 
 TRADING_DAYS = 252
 YEAR_OF_CLOSES = TRADING_DAYS + 1  # a 1y return needs 252 daily returns, so 253 closes
-BENCHMARK_SYMBOL = "SPY"
 UNKNOWN_PREFIX = "ZZZZ"
 SOURCE = "simulated"
 

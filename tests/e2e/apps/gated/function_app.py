@@ -12,8 +12,8 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import job_stage, market_data, news_research, quant_analyst
+from activities.decision import decide
 from activities.persist import persist
-from activities.strategist import decide
 from api import analyses, reports
 from orchestrators import analysis
 from shared import names

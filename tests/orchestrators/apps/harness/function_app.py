@@ -16,6 +16,7 @@ import azure.functions as func
 
 from orchestrators import analysis
 from shared import names
+from shared.domain.evidence import BENCHMARK_SYMBOL
 from shared.errors import LlmFailed, MarketDataUnavailable, NewsUnavailable, StorageFailed
 from tests.control import Board
 from tests.orchestrators.scripted import Scripted
@@ -54,6 +55,8 @@ def _play(step: str, payload: dict[str, Any]) -> str:
         time.sleep(float(behaviour.split(":", 1)[1]))
     elif behaviour == "fail" or (behaviour == "fail_twice" and attempt <= 2):
         raise ERRORS[step]
+    elif behaviour == "keyerror":  # a bug in the activity, not a provider failing
+        raise KeyError(f"{step}_field")
     return behaviour
 
 
@@ -76,7 +79,7 @@ def fail_job(payload: dict) -> dict[str, str]:
 @app.activity_trigger(input_name="payload", activity=names.FETCH_MARKET_DATA)
 def fetch_market_data(payload: dict) -> dict[str, Any]:
     _record(names.FETCH_MARKET_DATA, payload)
-    step = "benchmark" if payload["symbol"] == analysis.BENCHMARK_SYMBOL else "subject"
+    step = "benchmark" if payload["symbol"] == BENCHMARK_SYMBOL else "subject"
     if _play(step, payload) == "unknown":
         return {"outcome": "unknown_ticker", "symbol": payload["symbol"], "source": "script",
                 "message": f"{payload['symbol']} is not a known symbol"}

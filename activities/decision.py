@@ -1,4 +1,5 @@
-"""The Investment Strategist: reads the quant output and the news, decides, capped by the data."""
+"""The Investment Strategist's decision: reads the quant output and the news, decides, capped by
+the data. It writes no memo: persist_report renders the memo from this decision."""
 
 from __future__ import annotations
 
@@ -9,32 +10,20 @@ import azure.durable_functions as df
 
 from shared import names, telemetry
 from shared.agents.confidence import cap_confidence, overall_grounding
-from shared.agents.writer import writer
+from shared.agents.writer import Writer, writer
 from shared.contracts import DecisionSummary, MemoInput
-from shared.domain.evidence import DataGap, Decision, NewsResult, QuantResult
-from shared.errors import StorageFailed
+from shared.domain.evidence import Decision, NewsResult, QuantResult
 from shared.settings import get_settings
 from shared.store.artifacts import ArtifactStore, work_blob
+from shared.store.evidence_blobs import load_news, load_quant
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
 
 
-def load_quant(artifacts: ArtifactStore, name: str) -> QuantResult:
-    quant = artifacts.read_model(name, QuantResult)
-    if quant is None:
-        raise StorageFailed(f"quant output {name} is missing from storage")
-    return quant
-
-
-def load_news(artifacts: ArtifactStore, name: str | None, gaps: list[DataGap]) -> NewsResult:
-    """The stored news, or a failed news set carrying why research failed."""
-    if name:
-        news = artifacts.read_model(name, NewsResult)
-        if news is None:
-            raise StorageFailed(f"news {name} is missing from storage")
-        return news
-    return NewsResult(provider=get_settings().news_provider, status="failed", gaps=gaps)
+def decision_for(quant: QuantResult, news: NewsResult, author: Writer) -> Decision:
+    """The author's decision on the evidence, its confidence capped by the data's completeness."""
+    return cap_confidence(author.decide(quant, news), quant)
 
 
 def decide(request: MemoInput) -> DecisionSummary:
@@ -44,7 +33,7 @@ def decide(request: MemoInput) -> DecisionSummary:
     decision = artifacts.read_model(name, Decision)
     if decision is None:
         news = load_news(artifacts, request.news_artifact, request.news_gaps)
-        decision = cap_confidence(writer(get_settings()).decide(quant, news), quant)
+        decision = decision_for(quant, news, writer(get_settings()))
         decision = artifacts.write_model_once(name, decision)
     log.info(
         "job %s: %s at confidence %.2f (%s)",
@@ -58,8 +47,12 @@ def decide(request: MemoInput) -> DecisionSummary:
     )
 
 
+# Registered as `write_memo` (names.WRITE_MEMO), the name it had before the memo moved to
+# persist_report. The registered name stays: the recorded orchestration history and instances
+# in flight call the activity by it, so renaming it would break their replay.
+@bp.function_name(names.WRITE_MEMO)
 @bp.activity_trigger(input_name="payload", activity=names.WRITE_MEMO)
-def write_memo(payload: dict) -> dict[str, Any]:
+def make_decision(payload: dict) -> dict[str, Any]:
     request = MemoInput.model_validate(payload)
     with telemetry.activity_span(names.WRITE_MEMO, request.job_id, request.ticker):
         return decide(request).model_dump(mode="json")

@@ -17,7 +17,7 @@ from devhost.azurite import Azurite
 from devhost.host import DevHost
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
 from shared.store.artifacts import job_prefix
-from shared.store.jobs import job_row_key
+from shared.store.rows import job_row_key
 from tests.app_env import APP, app_folder, app_settings, keyed
 from tests.devhost.helpers import wait_until
 

@@ -29,8 +29,8 @@ from devhost.host import DevHost
 from devhost.management import ManagementUrls
 from maintenance.retention import RetentionReport, retention_cutoff, sweep
 from shared.settings import REPORTS_CONTAINER, get_settings
-from shared.store.admission import quota_row_key
 from shared.store.artifacts import memo_blob
+from shared.store.rows import quota_row_key
 from tests.trust.support import (
     StorageView,
     durable_status,

@@ -23,7 +23,7 @@ from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
 from shared.agents.model_writer import LlmWriter
 from shared.domain.models import Usage
 from shared.errors import BudgetExceeded
-from tests.shared.llm_samples import CALM_NEWS, CLEAN_NOTE, quant_result
+from tests.shared.agents.llm_samples import CALM_NEWS, CLEAN_NOTE, quant_result
 from tests.standins.firecrawl_server import FirecrawlStandIn
 from tests.standins.openai_server import OpenAIStandIn, Reply, standin_settings
 from tests.trust.agents import agents, is_strategist, long_articles

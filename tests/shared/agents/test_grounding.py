@@ -16,7 +16,7 @@ from shared.agents.grounding import (
     ungrounded_numbers,
 )
 from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
-from tests.shared.llm_samples import CALM_NEWS, CLEAN_DECISION, CLEAN_NOTE, quant_result
+from tests.shared.agents.llm_samples import CALM_NEWS, CLEAN_DECISION, CLEAN_NOTE, quant_result
 
 QUANT = quant_result()
 EVIDENCE = evidence_of(QUANT, CALM_NEWS)

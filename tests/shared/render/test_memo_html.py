@@ -11,7 +11,7 @@ import pytest
 
 from shared.render.memo_html import ALLOWED_TAGS, render_report_html, sanitise_html
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "cases"
+GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "cases"
 
 HOSTILE_MEMO = """# EVIL research memo <script>alert('title')</script>
 

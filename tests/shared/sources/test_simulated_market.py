@@ -17,7 +17,7 @@ from shared.errors import UnknownTicker
 from shared.sources.market import MarketDataProvider, SimulatedMarketData
 
 NOW = datetime(2025, 6, 14, 12, 0, tzinfo=UTC)  # a Saturday
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 # Changing the generator changes these: update them on purpose, and say so in review.
 FINGERPRINTS = {

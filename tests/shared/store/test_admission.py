@@ -23,10 +23,10 @@ from shared.store.admission import (
     QuotaMemo,
     QuotaState,
     check_idempotency_key,
-    quota_row_key,
     seconds_to_next_hour,
 )
 from shared.store.jobs import JobStore
+from shared.store.rows import quota_row_key
 from tests.app_env import app_settings
 
 

@@ -18,7 +18,7 @@ from shared.domain.evidence import NewsResult, QuantResult
 from shared.domain.models import Grounding, Verdict
 from shared.settings import reset_settings
 from shared.store.clients import reset_storage_clients
-from tests.shared.llm_samples import (
+from tests.shared.agents.llm_samples import (
     CALM_NEWS,
     CLEAN_DECISION,
     CLEAN_NOTE,

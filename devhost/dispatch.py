@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from devhost import history as events
+from devhost import observe
 from devhost.history import Event, parse_timestamp, utcnow
 from devhost.instance import Instance, Task
 from devhost.invocations import (
@@ -41,12 +42,14 @@ class Dispatcher:
         deliver: Deliver,
         concurrency: int,
         client_json: str,
+        observer: observe.Observer | None = None,
     ) -> None:
         self._activities = activities
         self._invoke = invoke
         self._deliver = deliver
         self._gate = asyncio.Semaphore(concurrency)
         self._client_json = client_json
+        self._observer = observer
         self._running: set[asyncio.Task[None]] = set()
         self.activities_started = 0
 
@@ -69,8 +72,15 @@ class Dispatcher:
     async def _run(self, function: ActivityFunction, instance: Instance, task: Task) -> None:
         async with self._gate:
             request = activity_request(function, task.input, self._client_json)
+            # Here, not in the worker pool: only the dispatcher knows the instance; and inside
+            # the activity slot, so the observer times the invocation, not the queue for it.
+            observed = observe.invocation(
+                self._observer, "activity", function.name, instance.instance_id
+            )
             try:
-                outcome = activity_outcome(function, await self._invoke(request))
+                with observed:
+                    response = await self._invoke(request)
+                outcome = activity_outcome(function, response)
             except WorkerExited as exc:
                 outcome = activity_lost(f"{exc} while running this call")
             except NoWorkers as exc:

@@ -33,7 +33,7 @@ from typing import Any
 
 from azure.durable_functions.models.history import HistoryEventType
 
-from devhost import heap, sequencing
+from devhost import heap, observe, sequencing
 from devhost import history as events
 from devhost.dispatch import Dispatcher, Invoke
 from devhost.errors import InstanceExists, InvalidInstanceId, UnknownFunction
@@ -113,14 +113,16 @@ class Engine:
         max_orchestrators: int,
         client_json: str,
         encode_pool: Executor,
+        observer: observe.Observer | None = None,
     ) -> None:
         self._index = index
         self._store = store
         self._invoke = invoke
         self._encoder = encode_pool
+        self._observer = observer
         self._replays = asyncio.Semaphore(max_orchestrators)
         self._dispatcher = Dispatcher(
-            index.activities, invoke, self._deliver, max_activities, client_json
+            index.activities, invoke, self._deliver, max_activities, client_json, observer
         )
         self._instances: dict[str, Instance] = {}
         self._drains: set[asyncio.Task[None]] = set()
@@ -350,14 +352,17 @@ class Engine:
     async def _replay(
         self, function: OrchestratorFunction, instance: Instance, new_events: list[Event]
     ) -> EpisodeResult:
-        payload = context_json(
-            instance.instance_id,
-            instance.history + new_events,
-            instance.input_raw,
-            replaying=bool(instance.history),
-        )
-        async with self._replays:
-            return await run_episode(self._invoke, function, payload)
+        # The whole replay as the host runs it (the context JSON, the wait for a replay slot, the
+        # invocation), and inside it the orchestrator's invocation in a worker.
+        history = instance.history + new_events
+        observer, instance_id = self._observer, instance.instance_id
+        with observe.replay(observer, instance_id, len(history)):
+            payload = context_json(
+                instance_id, history, instance.input_raw, replaying=bool(instance.history)
+            )
+            async with self._replays:
+                with observe.invocation(observer, "orchestrator", function.name, instance_id):
+                    return await run_episode(self._invoke, function, payload)
 
     def _replay_later(self, instance: Instance, batch: list[Event], exc: Exception) -> None:
         """The replay's worker died: the episode's events go back, and it runs again soon."""
@@ -435,7 +440,11 @@ class Engine:
             instance.instance_id, instance.name, instance.status, instance.created, instance.updated
         )
         async with self._checkpoint_gate:
-            return await self._store.save_with_retry(data, summary, status_changed)
+            # Inside the gate: the observer sees the write, not the queue for it.
+            with observe.checkpoint(
+                self._observer, instance.instance_id, len(data), instance.status.value
+            ):
+                return await self._store.save_with_retry(data, summary, status_changed)
 
     async def _finish(self, instance: Instance) -> None:
         """A terminal instance: stop its timers, checkpoint, and leave it to the store."""

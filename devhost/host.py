@@ -29,6 +29,7 @@ from devhost.errors import ConfigError, DevHostError
 from devhost.http_server import RPC_PATH, WEBHOOK_PATH, HttpServer
 from devhost.keys import DEFAULT_FUNCTION_KEY, HostKeys, load_or_create_keys
 from devhost.management import ManagementApi, ManagementUrls
+from devhost.observe import Observer
 from devhost.registry import FunctionIndex, HttpFunction, index_metadata
 from devhost.routes import RouteTable
 from devhost.store import CheckpointStore
@@ -77,6 +78,9 @@ class DevHost:
     port: TCP port on `host`; 0 picks a free one (see `port` / `base_url` after `start`).
     hub_name: overrides host.json's `extensions.durableTask.hubName`.
     worker_processes: language-worker processes (default: FUNCTIONS_WORKER_PROCESS_COUNT or 1).
+    observer: told of every activity and orchestrator invocation, replay and checkpoint the
+        host makes for its instances, with their durations (`devhost.observe.Observer`, called
+        on the host's event loop); none by default, and then nothing is timed.
     """
 
     def __init__(
@@ -88,12 +92,14 @@ class DevHost:
         host: str = "127.0.0.1",
         hub_name: str | None = None,
         worker_processes: int | None = None,
+        observer: Observer | None = None,
     ) -> None:
         if not isinstance(app, str):
             raise ConfigError("the app is given as 'module:attribute'; the host never imports it")
         self.config: HostConfig = load_config(root or Path.cwd(), hub_name)
         self.script: AppScript = resolve_app(app, self.config.root)
         self.requested_workers = worker_processes
+        self.observer = observer
         self.host = host
         self.port = port
         self.keys: HostKeys | None = None
@@ -202,6 +208,7 @@ class DevHost:
             max_orchestrators=self.config.max_concurrent_orchestrators,
             client_json=binding,
             encode_pool=self._encoder,
+            observer=self.observer,
         )
         management = ManagementApi(self._engine, urls)
         routes: RouteTable[HttpFunction] = RouteTable(

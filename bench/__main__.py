@@ -1,4 +1,4 @@
-"""`python -m bench`: single memo vs critical path (and the sequential shape), LLM calls and
+"""`python -m bench`: single memo vs critical path (and its sequential figure), LLM calls and
 tokens, host overhead per orchestration step, POST latency / throughput / integrity under load,
 and the host's memory. Prints Markdown tables and writes bench/results/latest.json."""
 
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.latencies import Latencies
+from bench.critical_path import Latencies
 from bench.load import LoadOptions
 from bench.report import render
 from bench.runtime import REPO
@@ -32,8 +32,8 @@ MARKET_STAND_IN = (
 )
 STANDINS = (
     "LLM: LLM_PROVIDER=openai, OPENAI_BASE_URL -> tests.standins.openai_server with "
-    "bench.responder (grounded drafts built from the prompt's own metrics and article ids), "
-    "delay per call. News: NEWS_PROVIDER=firecrawl, FIRECRAWL_API_URL -> "
+    "bench.standins.GroundedResponder (grounded drafts built from the prompt's own metrics and "
+    "article ids), delay per call. News: NEWS_PROVIDER=firecrawl, FIRECRAWL_API_URL -> "
     "tests.standins.firecrawl_server (3 articles), delay per search. Storage: Azurite (npm), "
     "in memory, one per part."
 )
@@ -84,12 +84,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--idle-probes", type=int, default=15,
                         help="measured POSTs with nothing in flight (default 15)")
     parser.add_argument("--worker-processes", type=_workers, default=2, metavar="N",
-                        help="language worker processes of the load host and of the POST "
-                        "profile's host (default 2; `single` and `host` run on one, the Functions "
-                        "host's default)")
-    parser.add_argument("--profile", choices=("auto", "always", "never"), default="always",
-                        help="profile POST phases at 50 in flight: always (default), never, "
-                        "or only when the POST target is missed (auto)")
+                        help="language worker processes of the load host (default 2; `single` "
+                        "and `host` run on one, the Functions host's default)")
     parser.add_argument("--only", choices=("single", "host", "load"), action="append",
                         help="run only these parts (repeatable)")
     parser.add_argument("--quick", action="store_true",
@@ -114,7 +110,6 @@ def _quick(args: argparse.Namespace) -> None:
         args.load_levels = tuple(s for s in args.load_levels if s <= 50) or (10,)
         args.probes = min(args.probes, 10)
         args.idle_probes = min(args.idle_probes, 4)
-        args.profile = "never" if args.profile == "always" else args.profile
 
 
 def _machine(started_load: tuple[float, ...]) -> dict[str, Any]:
@@ -191,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         if "single" in parts:
             from bench.single import run_single
 
-            _log(f"single: {args.repeats} parallel and sequential memos")
+            _log(f"single: {args.repeats} memos, then {args.repeats} with zero latency")
             results.update(run_single(latencies, args.repeats, workdir))
         if "host" in parts:
             from bench.host_overhead import run_host
@@ -213,15 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             load = run_load(latencies, options, workdir)
             results["memory"] = load.pop("memory")
             results["load"] = load
-        results["targets"] = _targets(results)
-        missed = "load" in results and not results["targets"]["post_p95"]["met"]
-        if args.profile == "always" or (args.profile == "auto" and missed):
-            from bench.post_profile import run_post_profile
-
-            _log("post profile: POST phases with 50 jobs in flight")
-            results["post_profile"] = run_post_profile(
-                latencies, 50, args.probes, workdir, args.worker_processes
-            )
+    results["targets"] = _targets(results)
     results["machine"] = _machine(started_load)
     results["duration_s"] = round(time.monotonic() - started, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,6 @@
-"""Storage seen directly (not through the host): when jobs end, and what each job left behind."""
+"""The app's storage seen directly (not through the host): when jobs end, and what each job left
+behind. Whether their Durable instances finished is the Durable HTTP API's to say
+(`bench.client.unfinished_instances`)."""
 
 from __future__ import annotations
 
@@ -13,14 +15,12 @@ from typing import Any
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
-from devhost.store import table_name
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
 from shared.store.rows import job_rows, log_rows
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 JOB_ROWS = job_rows().filter
 LOG_ROWS = log_rows().filter
-ACTIVE_INSTANCES = "RuntimeStatus eq 'Pending' or RuntimeStatus eq 'Running'"
 # A poll asks for rows changed since the previous poll began, minus this much: writes in
 # flight while that poll ran are read again rather than missed.
 OVERLAP = timedelta(seconds=5)
@@ -134,7 +134,8 @@ class Audit:
         }
 
 
-def audit(connection: str, hub: str, accepted: Iterable[str]) -> Audit:
+def audit(connection: str, accepted: Iterable[str], unfinished: set[str]) -> Audit:
+    """`unfinished`: the accepted jobs whose instances are still Pending or Running."""
     ids = set(accepted)
     tables = TableServiceClient.from_connection_string(connection)
     analyses = tables.get_table_client(ANALYSES_TABLE)
@@ -148,11 +149,6 @@ def audit(connection: str, hub: str, accepted: Iterable[str]) -> Audit:
         for blob in blobs.get_container_client(REPORTS_CONTAINER).list_blobs()
         if blob.name.endswith("/memo.md")
     )
-    instances = tables.get_table_client(table_name(hub))
-    active = {
-        row["PartitionKey"]
-        for row in instances.query_entities(ACTIVE_INSTANCES, select=["PartitionKey"])
-    }
     status: dict[str, str | None] = dict.fromkeys(ids)
     for row in jobs:
         if row["JobId"] in ids:
@@ -161,6 +157,6 @@ def audit(connection: str, hub: str, accepted: Iterable[str]) -> Audit:
         status=status,
         log_entries={i: logs[i] for i in ids},
         memos={i: memos[i] for i in ids},
-        active_instances=active,
+        active_instances=unfinished & ids,
         unknown_job_rows=sum(1 for row in jobs if row["JobId"] not in ids),
     )

@@ -1,4 +1,5 @@
-"""The bench's HTTP client side: submit jobs, follow them, read them."""
+"""The bench's HTTP client side: submit jobs, follow them, read them, and ask the Durable HTTP
+API which of their instances have not finished."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import requests
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 KEY_HEADER = "x-functions-key"  # the app's routes are at AuthLevel.FUNCTION
+DURABLE_API = "/runtime/webhooks/durabletask"  # the Durable extension's HTTP API, as on Azure
+UNFINISHED = frozenset({"Pending", "Running"})
 
 
 def keyed_session(function_key: str) -> requests.Session:
@@ -69,3 +72,18 @@ def server_seconds(view: dict[str, Any]) -> float | None:
     created = datetime.fromisoformat(view["created_at"])
     completed = datetime.fromisoformat(view["completed_at"])
     return (completed - created).total_seconds()
+
+
+def unfinished_instances(base_url: str, system_key: str, instance_ids: list[str]) -> set[str]:
+    """The instances the Durable HTTP API still shows as Pending or Running (one GET each)."""
+    session = requests.Session()
+    session.headers[KEY_HEADER] = system_key
+    found = set()
+    for instance_id in instance_ids:
+        answer = session.get(f"{base_url}{DURABLE_API}/instances/{instance_id}", timeout=60)
+        if answer.status_code == 404:
+            continue
+        answer.raise_for_status()
+        if answer.json().get("runtimeStatus") in UNFINISHED:
+            found.add(instance_id)
+    return found

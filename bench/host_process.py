@@ -1,9 +1,15 @@
 """The local host as a subprocess (`python -m devhost serve ...`), so its memory is its own (its
-language workers are its children), and its function key read with `python -m devhost keys`."""
+language workers are its children), and its keys read with `python -m devhost keys`; and where
+every child process of the bench runs from: the repo root, first on its PYTHONPATH.
+
+Standard library only, so a light child (`bench.probe_client`) does not import the app to find
+its way.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -12,10 +18,18 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-from bench.children import REPO, child_env
-
+REPO = Path(__file__).resolve().parent.parent
+SYSTEM_KEY = "durabletask_extension"  # the Durable extension's system key, as Azure names it
 _LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+def child_env(values: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment plus `values`, with the repo first on PYTHONPATH."""
+    env = {**os.environ, **(values or {})}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
 
 
 class HostProcessError(RuntimeError):
@@ -40,6 +54,7 @@ class HostProcess:
         self.log_file = log_file
         self.base_url = ""
         self.function_key = ""
+        self.system_key = ""  # the Durable extension's, for its HTTP API
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -64,10 +79,12 @@ class HostProcess:
             if match:
                 self.base_url = match.group(1)
                 try:
-                    self.function_key = self._function_key(env)
+                    keys = self._keys(env)
+                    self.function_key = str(keys["functionKeys"]["default"])
+                    self.system_key = str(keys["systemKeys"][SYSTEM_KEY])
                 except (subprocess.SubprocessError, ValueError, KeyError) as exc:
                     self.stop()
-                    raise HostProcessError(f"cannot read the host's function key: {exc}") from exc
+                    raise HostProcessError(f"cannot read the host's keys: {exc}") from exc
                 return self
             if self._process.poll() is not None:
                 break
@@ -75,16 +92,17 @@ class HostProcess:
         self.stop()
         raise HostProcessError(f"the host did not start; see {self.log_file}")
 
-    def _function_key(self, env: dict[str, str]) -> str:
-        """The default function key, as `python -m devhost keys` lists it for this hub."""
+    def _keys(self, env: dict[str, str]) -> dict[str, Any]:
+        """The host's keys, as `python -m devhost keys` lists them for this hub (as `az
+        functionapp keys list` does)."""
         command = [
             sys.executable, "-m", "devhost", "keys", "--root", str(self.root), "--hub", self.hub,
         ]
         listing = subprocess.run(
             command, env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=True
         )
-        keys = json.loads(listing.stdout)
-        return str(keys["functionKeys"]["default"])
+        keys: dict[str, Any] = json.loads(listing.stdout)
+        return keys
 
     def stop(self) -> None:
         if self._process is None:

@@ -27,9 +27,9 @@ from typing import Any
 import requests
 
 from bench.audit import Audit, JobWatcher, audit
-from bench.client import Submitted, keyed_session, submit
+from bench.client import Submitted, keyed_session, submit, unfinished_instances
+from bench.critical_path import ZERO, Latencies
 from bench.host_process import HostProcess
-from bench.latencies import ZERO, Latencies
 from bench.memory import RssSampler
 from bench.probe_client import ProbeClient
 from bench.runtime import MEMO_APP, activity_concurrency, app_root, sync_threads
@@ -311,7 +311,8 @@ def run_load(latencies: Latencies, options: LoadOptions, workdir: Path) -> dict[
                 summaries = [_summary(levels[0], driver, sampler, None)] + [
                     _summary(level, driver, sampler, idle_seconds) for level in levels[1:]
                 ]
-                found = audit(azurite.connection_string, HUB, [j.job_id for j in driver.accepted])
+                unfinished = unfinished_instances(host.base_url, host.system_key, everything)
+                found = audit(azurite.connection_string, everything, unfinished)
                 integrity = [
                     _integrity(level, found, summary["lost"])
                     for level, summary in zip(levels, summaries, strict=True)

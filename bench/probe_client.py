@@ -20,8 +20,8 @@ from types import TracebackType
 
 import requests
 
-from bench.children import REPO, child_env
 from bench.client import KEY_HEADER, Submitted, submit
+from bench.host_process import REPO, child_env
 
 KEY_SETTING = "BENCH_FUNCTION_KEY"
 

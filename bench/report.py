@@ -49,7 +49,7 @@ def render(results: dict[str, Any]) -> str:
         )
         lines.append("")
         lines += _table(
-            ["measure", "parallel (real orchestrator)", "sequential (seed's shape)"],
+            ["measure", "parallel (real orchestrator)", "sequential (derived, same memos)"],
             [
                 ["wall time, created_at → completed_at (s)", _num(single["wall_s"], 3),
                  _num(single["sequential_wall_s"], 3)],
@@ -63,16 +63,20 @@ def render(results: dict[str, Any]) -> str:
                  _num(single["zero_latency_wall_s"], 3), ""],
             ],
         )
-        over = single.get("overhead_breakdown_s") or {}
-        if over:
+        path = single.get("critical_path_s") or {}
+        if path:
             lines.append("")
             lines.append(
-                f"Above the bound (median parallel memo): the activity invocations on the "
+                f"Above the bound (medians over the memos): the activity invocations on the "
                 f"critical path beyond their injected latency (the activities' own work, and "
-                f"the way to a worker and back) {_num(over['activity_work_on_path_s'], 3)} s "
-                f"(stage updates included: {_num(over['stage_updates_s'], 3)} s), the host "
+                f"the way to a worker and back) {_num(path['activity_work_on_path_s'], 3)} s "
+                f"(stage updates included: {_num(path['stage_updates_s'], 3)} s), the host "
                 f"between activities (replays in a worker, checkpoints) "
-                f"{_num(over['host_between_activities_s'], 3)} s."
+                f"{_num(path['host_between_activities_s'], 3)} s. Sequential: the wall time "
+                f"plus the {path['activities_off_path']:g} activities run off the path "
+                f"({_num(path['activities_off_path_s'], 3)} s) plus a host step "
+                f"({_num(path['host_step_s'], 3)} s, the median gap between activities on the "
+                f"path) for each."
             )
         lines.append("")
         lines.append(f"single.ratio ≤ 1.10: {_verdict(targets['single_ratio'])}")
@@ -82,13 +86,12 @@ def render(results: dict[str, Any]) -> str:
         lines.append("**llm** (per memo, from the OpenAI stand-in's counters)")
         lines.append("")
         lines += _table(
-            ["calls", "prompt tokens", "completion tokens", "all grounded",
+            ["memos", "calls", "prompt tokens", "completion tokens", "all grounded",
              "job usage = stand-in"],
             [[
-                _num(llm["calls_per_memo"]), _num(llm["prompt_tokens_per_memo"]),
-                _num(llm["completion_tokens_per_memo"]), _num(llm["all_grounded"]),
-                _num(llm["parallel"]["job_usage_matches_standin"]
-                     and llm["sequential"]["job_usage_matches_standin"]),
+                _num(llm["memos"]), _num(llm["calls_per_memo"]),
+                _num(llm["prompt_tokens_per_memo"]), _num(llm["completion_tokens_per_memo"]),
+                _num(llm["all_grounded"]), _num(llm["job_usage_matches_standin"]),
             ]],
         )
         lines.append("")
@@ -125,18 +128,6 @@ def render(results: dict[str, Any]) -> str:
             f"{_num(fit['step_p50_first_tenth_ms'])} ms (first tenth) → "
             f"{_num(fit['step_p50_last_tenth_ms'])} ms (last tenth)."
         )
-        sdk = host.get("sdk_replay_alone")
-        if sdk:
-            plain, memoised = sdk["unmodified"], sdk["memoised_timestamps"]
-            lines.append(
-                f"The SDK's replay alone (the same episodes, in the bench process, no pipe): "
-                f"{_num(plain['us_per_history_event'], 1)} µs per history event unmodified, as "
-                f"the workers run it ({_num(plain['last_ms'])} ms at "
-                f"{sdk['history_events_at_end']} events); "
-                f"{_num(memoised['us_per_history_event'], 1)} µs with its timestamp parser "
-                f"memoised, as devhost used to patch it in its own process "
-                f"({_num(memoised['last_ms'])} ms)."
-            )
         lines.append("")
     load = results.get("load")
     if load:
@@ -185,45 +176,6 @@ def render(results: dict[str, Any]) -> str:
             )
         lines.append("")
         lines.append(f"POST p95 with 50 in flight ≤ 3 × idle: {_verdict(targets['post_p95'])}")
-        lines.append("")
-    profile = results.get("post_profile")
-    if profile and profile.get("held_phases"):
-        lines.append(
-            f"**POST profile** ({profile['in_flight']} in flight; the host in the bench process, "
-            f"{_workers(profile.get('worker_processes'))}; phases as the host process sees them, "
-            "ms)"
-        )
-        lines.append("")
-        idle, held = profile["idle_phases"], profile["held_phases"]
-        lines += _table(
-            ["phase", "idle p50", "idle p95", "held p50", "held p95"],
-            [
-                [name, _num(idle[name]["p50_ms"], 1), _num(idle[name]["p95_ms"], 1),
-                 _num(held[name]["p50_ms"], 1), _num(held[name]["p95_ms"], 1)]
-                for name in held
-            ],
-        )
-        overlap = profile.get("held_posts_against_storage_traffic") or {}
-        bursts = profile.get("host_storage_calls_per_window_held") or {}
-        probe = profile.get("storage_probe_held") or {}
-        if overlap and bursts:
-            slow, fast = overlap["slowest_quarter"], overlap["fastest_half"]
-            lines.append("")
-            lines.append(
-                f"Slowest quarter of the held POSTs (p50 {_num(slow['post_p50_ms'], 1)} ms) "
-                f"overlapped {_num(slow['checkpoint_writes_overlapping_p50'], 1)} checkpoint "
-                f"writes; fastest half ({_num(fast['post_p50_ms'], 1)} ms) "
-                f"{_num(fast['checkpoint_writes_overlapping_p50'], 1)}. Storage calls of the "
-                f"host (checkpoints) and the bench's watcher per 100 ms: p50 "
-                f"{_num(bursts['p50'], 0)}, p95 {_num(bursts['p95'], 0)}, max "
-                f"{_num(bursts['max'], 0)}. Event-loop lag p95 "
-                f"{_num(profile['loop_lag_held']['p95_ms'], 1)} ms; an outside process reading "
-                f"the same Azurite: p95 {_num(probe.get('table_read_p95_ms'), 1)} ms. CPU while "
-                f"held: the bench process (host and bench threads) "
-                f"{_num(profile.get('cpu_cores_busy'), 2)} cores, language workers "
-                f"{_num(profile.get('worker_cores_busy'), 2)} cores, Azurite "
-                f"{_num(profile.get('azurite_cores_busy'), 2)} cores."
-            )
         lines.append("")
     machine = results["machine"]
     lines.append(

@@ -14,15 +14,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.children import REPO
+from bench.host_process import REPO
 from devhost.host import DevHost
+from devhost.observe import Observer
 
 # The bench's apps, as the host's workers load them (module:attribute; see bench/apps).
 MEMO_APP = "bench.apps.memo.function_app:app"
 CHAIN_APP = "bench.apps.chain.function_app:app"
 THREADPOOL_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
 # The Functions host's default (FUNCTIONS_WORKER_PROCESS_COUNT unset): what `single` and `host`
-# run on; `load` and the POST profile take `--worker-processes`.
+# run on; `load` takes `--worker-processes`.
 SINGLE_WORKER = 1
 
 
@@ -68,10 +69,17 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
 
 @contextmanager
 def bench_host(
-    app: str, root: Path, values: Mapping[str, str], worker_processes: int
+    app: str,
+    root: Path,
+    values: Mapping[str, str],
+    worker_processes: int,
+    observer: Observer | None = None,
 ) -> Iterator[DevHost]:
     """A host in this process for `app` (module:attribute), its functions in
-    `worker_processes` language workers that start with `values` in their environment."""
+    `worker_processes` language workers that start with `values` in their environment, telling
+    `observer` what it does (`devhost.observe`)."""
     with environment(values):
-        with DevHost(app, root=root, port=0, worker_processes=worker_processes) as host:
+        with DevHost(
+            app, root=root, port=0, worker_processes=worker_processes, observer=observer
+        ) as host:
             yield host

@@ -27,9 +27,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 from devhost.azurite import Azurite
 from devhost.host import DevHost
 from shared.domain.evidence import NewsArticle
+from tests.shared.render.test_memo_html import HOSTILE_MEMO
 from tests.ui.conftest import SCREENSHOTS, open_page
 from tests.ui.seed import evidence_with, seed_completed_job
-from tests.ui.test_report_html import HOSTILE_MEMO
 
 STAGES = ["queued", "gathering_evidence", "writing_memo", "persisting", "final"]
 JOB_TIMEOUT = 90

@@ -1,10 +1,13 @@
 """The stand-ins on 127.0.0.1, with the latencies the benchmark sets, and the app settings that
 point the real providers at them.
 
-The model stand-in answers the two agents' real prompts with grounded drafts: it reads what the
+The model stand-in answers the agents' real prompts with grounded drafts: it reads what the
 prompts show (the metric JSON lines, the completeness cap, the article ids), copies metric values
 exactly as displayed, cites their ids, and keeps the confidence under the cap, so the app's
-grounding gate passes both drafts and a memo costs exactly two calls.
+grounding gate passes both drafts and a memo costs exactly two calls. A batch's Portfolio
+Strategist prompt gets `tests.standins.openai_server.portfolio_draft`, grounded the same way, so
+its summary costs exactly one call. Which prompt is which is read from the response schema the
+request asks for, not from the prompt's wording.
 """
 
 from __future__ import annotations
@@ -20,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.critical_path import Latencies
-from shared.agents.llm import prompts
-from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
+from shared.agents.llm.schemas import DecisionDraft, PortfolioSummaryDraft, QuantNoteDraft
 from tests.standins.firecrawl_server import FirecrawlStandIn, document, search_body
-from tests.standins.openai_server import OpenAIStandIn, Received, Reply
+from tests.standins.openai_server import OpenAIStandIn, Received, Reply, portfolio_draft
 
 FIRECRAWL_KEY = "fc-standin-not-a-secret"
 SAMPLE_SETTINGS = Path(__file__).resolve().parents[1] / "local.settings.sample.json"
@@ -86,12 +88,16 @@ class GroundedResponder:
     def __call__(self, request: Received) -> Reply:
         with self._lock:
             delay = self.delay
-        system, user = request.system, request.user[-1]
-        if system == prompts.QUANT_SYSTEM_PROMPT:
+        schema, user = request.schema, request.user[-1]
+        if schema == QuantNoteDraft.__name__:
             return Reply.json(quant_draft(request.user[0]), delay=delay)
-        if system == prompts.STRATEGIST_SYSTEM_PROMPT:
+        if schema == DecisionDraft.__name__:
             return Reply.json(decision_draft(request.user[0]), delay=delay)
-        return Reply.status_code(500, f"unexpected prompt ({len(user)} characters)")
+        if schema == PortfolioSummaryDraft.__name__:
+            return Reply.json(portfolio_draft(request.user[0]), delay=delay)
+        return Reply.status_code(
+            500, f"unexpected prompt ({schema or 'no schema'}, {len(user)} characters)"
+        )
 
 
 def _articles() -> list[dict[str, object]]:

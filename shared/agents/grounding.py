@@ -30,6 +30,14 @@ is available. Inline `[id]` citations in the prose follow the same rules (a mark
 
 Decision. The verdict must be buy, hold or sell; the confidence must lie in [0, 1] and must not
 exceed the completeness score.
+
+Portfolio summary (a batch's comparison, `check_portfolio_summary`). The same number rule, over
+the comparison's values: each member's ranking values (rank, confidence, completeness, the
+ranking metrics), the correlations, the portfolio figures and the members' volatilities over the
+shared window, the window's counts, the batch's counts, and the numbers printed in the labels,
+missing reasons and gap messages the model was shown. Citable ids: the members' tickers, the
+portfolio figures that have a value, and `correlation` when it was computed; a missing portfolio
+figure (or an absent correlation) is missing and cannot be cited; at least one id must be cited.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from shared.domain.comparison import CORRELATION_ID, Comparison
 from shared.domain.evidence import NewsResult, QuantResult
 
 VERDICTS = ("buy", "hold", "sell")
@@ -114,6 +123,15 @@ class DecisionLike(Protocol):
     def cited_metrics(self) -> Sequence[str]: ...
     @property
     def cited_articles(self) -> Sequence[str]: ...
+
+
+class SummaryLike(Protocol):
+    @property
+    def text(self) -> str: ...
+    @property
+    def warnings(self) -> Sequence[str]: ...
+    @property
+    def cited_ids(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)
@@ -209,6 +227,71 @@ def check_decision(decision: DecisionLike, quant: QuantResult, news: NewsResult)
         for a in decision.cited_articles
         if a not in evidence.article_ids
     ]
+    return _unique(found)
+
+
+def evidence_of_comparison(comparison: Comparison) -> Evidence:
+    """The evidence index of a batch's comparison (see the module docstring)."""
+    values: list[float] = []
+    shown: list[str] = [comparison.ranking_rule]
+    names: list[str] = [comparison.benchmark_symbol, CORRELATION_ID]
+    available: set[str] = set()
+    missing: set[str] = set()
+    for row in comparison.ranking:
+        available.add(row.ticker)
+        names += [row.ticker, row.company_name or ""]
+        values += [v for v in (row.rank, row.confidence, row.completeness) if v is not None]
+        values += [m.value for m in row.metrics if m.value is not None]
+        shown += [m.label for m in row.metrics] + [m.missing_reason or "" for m in row.metrics]
+    correlation = comparison.correlation
+    if correlation is not None:
+        available.add(CORRELATION_ID)
+        values += [v for row_values in correlation.values for v in row_values if v is not None]
+        values += [correlation.window.dates, correlation.window.returns]
+    else:
+        missing.add(CORRELATION_ID)
+    portfolio = comparison.portfolio
+    for metric in portfolio.metrics:
+        names.append(metric.id)
+        if metric.value is None:
+            missing.add(metric.id)
+        else:
+            available.add(metric.id)
+            values.append(metric.value)
+        shown += [metric.label, metric.missing_reason or ""]
+    values += [v.value for v in portfolio.member_volatilities if v.value is not None]
+    if portfolio.window is not None:
+        values += [portfolio.window.dates, portfolio.window.returns]
+    values.append(portfolio.benchmark_returns)
+    values += [float(count) for count in comparison.counts.model_dump().values()]
+    shown += [gap.message for gap in comparison.gaps]
+    for text in shown:
+        values += [token.value for token in _numbers(_strip(text, ()))]
+    return Evidence(
+        values=tuple(values),
+        available_metrics=frozenset(available),
+        missing_metrics=frozenset(missing),
+        article_ids=frozenset(),
+        names=tuple(sorted({n for n in names if n})),
+        completeness=1.0,
+    )
+
+
+def check_portfolio_summary(summary: SummaryLike, comparison: Comparison) -> list[str]:
+    """Violations of the Portfolio Strategist's summary: numbers in its prose, and its ids."""
+    evidence = evidence_of_comparison(comparison)
+    found = _prose(
+        ("text", summary.text), *_items("warnings", summary.warnings), evidence=evidence
+    )
+    for cited in summary.cited_ids:
+        if cited in evidence.missing_metrics:
+            found.append(
+                f'cited_ids: "{_show(cited)}" is missing in the comparison and cannot be cited'
+            )
+        elif cited not in evidence.available_metrics:
+            found.append(f'cited_ids: "{_show(cited)}" is not an id in the comparison')
+    if evidence.available_metrics and not summary.cited_ids:
+        found.append("cited_ids: nothing is cited")
     return _unique(found)
 
 

@@ -1,4 +1,5 @@
-"""The language-model writer: the Quant Analyst and the Investment Strategist, gated.
+"""The language-model writer: the Quant Analyst, the Investment Strategist and, for a batch, the
+Portfolio Strategist, gated.
 
 Each agent is one structured call. Its prose then goes through `shared.agents.grounding`; when
 the gate finds violations the agent gets ONE regeneration, with the violations listed in an
@@ -10,6 +11,9 @@ four.
   strategist activity caps it again, whoever wrote it).
 - Quant note: the same rule; a note still failing is kept as `UNGROUNDED` with its violations,
   and the memo lists them.
+- Portfolio summary: the same rule again, over the batch's comparison
+  (`grounding.check_portfolio_summary`): one call for the whole batch when its draft is
+  grounded, two at most; its budget starts from what the batch already spent.
 
 Usage (calls and tokens the API reported; nothing for a cache hit) is added to
 `QuantResult.usage` by `quant_note` and set on `Decision.usage` by `decide`.
@@ -27,11 +31,12 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from shared.agents.grounding import check_decision, check_quant_note
+from shared.agents.grounding import check_decision, check_portfolio_summary, check_quant_note
 from shared.agents.llm import prompts
 from shared.agents.llm.budget import TokenBudget
 from shared.agents.llm.client import LlmClient, Message, add_usage, llm_client
-from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
+from shared.agents.llm.schemas import DecisionDraft, PortfolioSummaryDraft, QuantNoteDraft
+from shared.domain.comparison import Comparison, PortfolioSummary
 from shared.domain.evidence import Decision, NewsResult, QuantNote, QuantResult
 from shared.domain.models import Grounding, Usage, Verdict
 from shared.settings import Settings
@@ -83,6 +88,24 @@ class LlmWriter:
             risks=list(draft.risks),
             cited_metrics=_unique(draft.cited_metrics),
             cited_articles=_unique(draft.cited_articles),
+            writer=self.name,
+            grounding=Grounding.UNGROUNDED if violations else Grounding.GROUNDED,
+            violations=violations,
+            usage=usage,
+        )
+
+    def portfolio_summary(self, comparison: Comparison, spent: Usage) -> PortfolioSummary:
+        draft, violations, usage = self._write(
+            prompts.portfolio_messages(comparison),
+            PortfolioSummaryDraft,
+            purpose="portfolio_summary",
+            check=lambda d: check_portfolio_summary(d, comparison),
+            budget=TokenBudget(self.token_budget, spent),
+        )
+        return PortfolioSummary(
+            text=draft.text,
+            warnings=list(draft.warnings),
+            cited_ids=_unique(draft.cited_ids),
             writer=self.name,
             grounding=Grounding.UNGROUNDED if violations else Grounding.GROUNDED,
             violations=violations,

@@ -1,26 +1,31 @@
-"""The writer behind both agents, picked from the settings: the offline rules or a model.
+"""The writer behind the agents, picked from the settings: the offline rules or a model.
 
-Either produces the same `QuantNote` and `Decision`; the confidence cap is applied after either
-(`shared.agents.confidence`).
+Either produces the same `QuantNote` and `Decision`, and for a batch the same
+`PortfolioSummary`; the confidence cap is applied after either (`shared.agents.confidence`).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from shared.domain.comparison import Comparison, PortfolioSummary
 from shared.domain.evidence import Decision, NewsResult, QuantNote, QuantResult
+from shared.domain.models import Usage
 from shared.import_lock import serialised
 from shared.settings import Settings
 
 
 class Writer(Protocol):
-    """Writes the Quant Analyst's note and the Investment Strategist's decision."""
+    """Writes the Quant Analyst's note, the Investment Strategist's decision and, for a batch,
+    the Portfolio Strategist's summary (`spent`: what the batch already spent on models)."""
 
     name: str
 
     def quant_note(self, result: QuantResult) -> QuantNote: ...
 
     def decide(self, result: QuantResult, news: NewsResult) -> Decision: ...
+
+    def portfolio_summary(self, comparison: Comparison, spent: Usage) -> PortfolioSummary: ...
 
 
 class OfflineWriter:
@@ -37,6 +42,11 @@ class OfflineWriter:
         from shared.agents.offline import decide
 
         return decide(result, news)
+
+    def portfolio_summary(self, comparison: Comparison, spent: Usage) -> PortfolioSummary:
+        from shared.agents.portfolio import offline_summary
+
+        return offline_summary(comparison)
 
 
 @serialised

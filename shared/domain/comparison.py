@@ -57,7 +57,7 @@ from shared.domain.metrics import (
     MIN_WINDOW_RETURNS,
     YEAR,
 )
-from shared.domain.models import Grounding, JobStatus, Verdict
+from shared.domain.models import Grounding, JobStatus, Usage, Verdict
 
 RANKING_METRICS: tuple[str, ...] = (
     "return_1y",
@@ -263,6 +263,23 @@ class Comparison(BaseModel):
     member_gaps: list[MemberGaps] = []
     provenance: list[Provenance] = []
     simulated: bool = False
+
+
+class PortfolioSummary(BaseModel):
+    """The Portfolio Strategist's summary of a comparison (`shared.agents.portfolio`).
+
+    `text` and `warnings` are what the grounding gate checks; `rules` is the offline writer's
+    fixed statement of the rules it applied (empty for a model), the same words whatever the
+    evidence."""
+
+    text: str
+    warnings: list[str] = []
+    cited_ids: list[str] = []
+    rules: list[str] = []
+    writer: str
+    grounding: Grounding = Grounding.NOT_APPLICABLE
+    violations: list[str] = []
+    usage: Usage = Usage()
 
 
 def format_compared(metric: Metric, currency: str | None = None) -> str:

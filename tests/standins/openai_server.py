@@ -7,7 +7,9 @@ Serves `POST /v1/chat/completions` (OpenAI: `Authorization: Bearer <key>`) and
 Each test scripts it: `script(...)` queues replies, served in order (JSON content for the
 structured output, an error status, a delay longer than the client's timeout, a refusal); when
 the queue is empty, the `default` responder answers (by default: 500, so an unscripted call
-fails loudly). Every request is logged with its path, headers and body, and the counters say
+fails loudly). `grounded_portfolio` is a responder that answers the Portfolio Strategist's prompt
+(recognised by its response schema, `PortfolioSummaryDraft`) with a grounded draft built by
+`portfolio_draft`. Every request is logged with its path, headers and body, and the counters say
 how many calls were answered and how many prompt and completion tokens the stand-in reported
 (four characters a token: a stand-in, not a tokenizer).
 """
@@ -86,12 +88,64 @@ class Received:
     def user(self) -> list[str]:
         return self.content("user")
 
+    @property
+    def schema(self) -> str:
+        """The name of the structured output the request asks for (the draft model's name)."""
+        response_format = self.body.get("response_format") or {}
+        return str((response_format.get("json_schema") or {}).get("name") or "")
+
 
 Responder = Callable[[Received], Reply]
 
 
 def unscripted(request: Received) -> Reply:
     return Reply.status_code(500, "no reply scripted for this request")
+
+
+PORTFOLIO_SCHEMA = "PortfolioSummaryDraft"
+
+
+def portfolio_draft(user: str) -> dict[str, Any]:
+    """A grounded Portfolio Strategist draft from the prompt's own JSON lines: the leader's
+    row, the first correlation and the portfolio figures that have a value, each cited, with
+    every number copied as shown."""
+    rows = [json.loads(line) for line in user.splitlines() if line.startswith("{")]
+    members = [r for r in rows if "rank" in r]
+    leader = next((r["id"] for r in members if r.get("rank") == 1), None)
+    pairs = [r for r in rows if r.get("id") == "correlation" and r.get("value") is not None]
+    figures = [
+        (str(r["id"]), str(r["value"]))
+        for r in rows
+        if str(r.get("id", "")).startswith(("portfolio_", "diversification_"))
+        and r.get("value") is not None
+    ]
+    sentences, cited = [], []
+    if leader is not None:
+        sentences.append(f"{leader} leads the ranking [{leader}].")
+        cited.append(leader)
+    if pairs:
+        first, second = pairs[0]["pair"]
+        sentences.append(f"{first} and {second} correlate at {pairs[0]['value']} [correlation].")
+        cited.append("correlation")
+    if figures:
+        shown = " and ".join(f"{value} [{figure}]" for figure, value in figures[:3])
+        sentences.append(f"The equal-weighted portfolio shows {shown}.")
+        cited += [figure for figure, _ in figures[:3]]
+    failed = [r["id"] for r in members if r.get("rank") is None]
+    warnings = [f"{ticker} did not complete [{ticker}]." for ticker in failed]
+    cited += [t for t in failed if t not in cited]
+    return {
+        "text": " ".join(sentences) or "Nothing in this batch can be compared.",
+        "warnings": warnings,
+        "cited_ids": cited,
+    }
+
+
+def grounded_portfolio(request: Received) -> Reply:
+    """A `default` responder: a grounded draft for the Portfolio Strategist, 500 otherwise."""
+    if request.schema == PORTFOLIO_SCHEMA:
+        return Reply.json(portfolio_draft(request.user[0]))
+    return unscripted(request)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""What the two agents answer, as strict structured-output schemas (validated by pydantic).
+"""What the agents answer, as strict structured-output schemas (validated by pydantic).
 
 The drafts hold only prose and ids: every number in them is checked against the evidence by
 `shared.agents.grounding` before it becomes a `QuantNote` or a `Decision`. Confidence is a plain
@@ -34,3 +34,13 @@ class DecisionDraft(BaseModel):
     risks: list[str]
     cited_metrics: list[str]
     cited_articles: list[str]
+
+
+class PortfolioSummaryDraft(BaseModel):
+    """The Portfolio Strategist's answer: a short summary of a batch's comparison."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    warnings: list[str]
+    cited_ids: list[str]

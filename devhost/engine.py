@@ -43,6 +43,7 @@ from devhost.registry import FunctionIndex, OrchestratorFunction
 from devhost.replay import EpisodeResult, context_json, find_divergence, run_episode
 from devhost.status import RuntimeStatus, StatusView
 from devhost.store import CheckpointStore, Summary
+from devhost.sub_orchestrations import Children
 from devhost.worker_pool import NoWorkers, WorkerExited
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class Engine:
             index.activities, invoke, self._deliver, max_activities, client_json, observer
         )
         self._instances: dict[str, Instance] = {}
+        self._children = Children(self)
         self._drains: set[asyncio.Task[None]] = set()
         self._closing = False
         self._checkpoint_gate = asyncio.Semaphore(CHECKPOINT_WRITES)
@@ -224,14 +226,19 @@ class Engine:
         `devhost.management`): a running one stops here, and its late outcomes are dropped."""
         instance = self._instances.get(instance_id)
         if instance is not None:
-            async with instance.lock:
-                if self._instances.get(instance_id) is instance:
-                    del self._instances[instance_id]
-                instance.inbox.clear()
-                self._dispatcher.disarm(instance)
+            await self._evict(instance)
         found = await self._store.delete(instance_id)
         log.info("instance %s: purged", instance_id)
         return PurgeOutcome.PURGED if found or instance is not None else PurgeOutcome.NOT_FOUND
+
+    async def _evict(self, instance: Instance) -> None:
+        """Stop running `instance` here (purged, or replaced by a new execution); whatever it
+        still had in flight is dropped when it comes back (see `_deliver`)."""
+        async with instance.lock:
+            if self._instances.get(instance.instance_id) is instance:
+                del self._instances[instance.instance_id]
+            instance.inbox.clear()
+            self._dispatcher.disarm(instance)
 
     async def recover(self) -> int:
         """Adopt every instance the store lists as Pending or Running; returns how many."""
@@ -252,6 +259,7 @@ class Engine:
         self._closing = True
         for instance in self._instances.values():
             self._dispatcher.disarm(instance)
+        await self._children.close()
         await self._dispatcher.close()
         if self._drains:
             await asyncio.wait(set(self._drains), timeout=10)
@@ -279,7 +287,7 @@ class Engine:
         self._instances[instance.instance_id] = instance
         reopened = instance.open_tasks()
         for task in reopened:
-            self._dispatcher.dispatch(instance, task)
+            self._dispatch(instance, task)
         log.info("instance %s: resumed with %d open task(s)", instance.instance_id, len(reopened))
         if instance.inbox:
             self._kick(instance)
@@ -347,6 +355,12 @@ class Engine:
             return
         await self._checkpoint(instance, status_changed=instance.status != before)
         for task in scheduled:
+            self._dispatch(instance, task)
+
+    def _dispatch(self, instance: Instance, task: Task) -> None:
+        if task.kind == "suborch":
+            self._children.spawn(instance, task)
+        else:
             self._dispatcher.dispatch(instance, task)
 
     async def _replay(
@@ -358,7 +372,11 @@ class Engine:
         observer, instance_id = self._observer, instance.instance_id
         with observe.replay(observer, instance_id, len(history)):
             payload = context_json(
-                instance_id, history, instance.input_raw, replaying=bool(instance.history)
+                instance_id,
+                history,
+                instance.input_raw,
+                bool(instance.history),
+                instance.parent_instance_id,
             )
             async with self._replays:
                 with observe.invocation(observer, "orchestrator", function.name, instance_id):
@@ -453,6 +471,7 @@ class Engine:
         if await self._checkpoint(instance, status_changed=True):
             if self._instances.get(instance.instance_id) is instance:
                 del self._instances[instance.instance_id]
+            self._children.finished(instance)  # only once its end is stored
         heap.freeze_once_warm()
 
     def _deliver(self, instance: Instance, task_id: int, event: Event) -> None:

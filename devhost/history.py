@@ -63,7 +63,12 @@ def orchestrator_completed(when: datetime) -> Event:
 
 
 def execution_started(
-    when: datetime, instance_id: str, execution_id: str, name: str, input_raw: str | None
+    when: datetime,
+    instance_id: str,
+    execution_id: str,
+    name: str,
+    input_raw: str | None,
+    parent: dict[str, Any] | None = None,
 ) -> Event:
     return _event(
         HistoryEventType.EXECUTION_STARTED,
@@ -72,9 +77,19 @@ def execution_started(
         Input=input_raw,
         Version="",
         OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
-        ParentInstance=None,
+        ParentInstance=parent,
         Tags=None,
     )
+
+
+def parent_instance(name: str, instance_id: str, execution_id: str, task_id: int) -> dict[str, Any]:
+    """DurableTask.Core's ParentInstance, as a child's ExecutionStarted carries it."""
+    return {
+        "Name": name,
+        "Version": "",
+        "TaskScheduleId": task_id,
+        "OrchestrationInstance": {"InstanceId": instance_id, "ExecutionId": execution_id},
+    }
 
 
 def task_scheduled(when: datetime, task_id: int, name: str, input_json: str | None) -> Event:
@@ -92,6 +107,41 @@ def task_completed(when: datetime, scheduled_id: int, result_json: str | None) -
 def task_failed(when: datetime, scheduled_id: int, reason: str, details: str | None) -> Event:
     return _event(
         HistoryEventType.TASK_FAILED,
+        when,
+        TaskScheduledId=scheduled_id,
+        Reason=reason,
+        Details=details,
+    )
+
+
+def sub_orchestration_created(
+    when: datetime, task_id: int, name: str, instance_id: str, input_json: str | None
+) -> Event:
+    return _event(
+        HistoryEventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+        when,
+        task_id,
+        Name=name,
+        Version="",
+        InstanceId=instance_id,
+        Input=input_json,
+    )
+
+
+def sub_orchestration_completed(when: datetime, scheduled_id: int, result: str | None) -> Event:
+    return _event(
+        HistoryEventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+        when,
+        TaskScheduledId=scheduled_id,
+        Result=result,
+    )
+
+
+def sub_orchestration_failed(
+    when: datetime, scheduled_id: int, reason: str | None, details: str | None
+) -> Event:
+    return _event(
+        HistoryEventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
         when,
         TaskScheduledId=scheduled_id,
         Reason=reason,
@@ -121,12 +171,26 @@ def execution_terminated(when: datetime, reason: str | None) -> Event:
     return _event(HistoryEventType.EXECUTION_TERMINATED, when, Input=reason)
 
 
+OUTCOME_KINDS = frozenset(
+    {
+        HistoryEventType.TASK_COMPLETED,
+        HistoryEventType.TASK_FAILED,
+        HistoryEventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+        HistoryEventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+    }
+)
+FAILED_KINDS = frozenset(
+    {HistoryEventType.TASK_FAILED, HistoryEventType.SUB_ORCHESTRATION_INSTANCE_FAILED}
+)
+
+
 def completed_task_ids(history: list[Event]) -> set[int]:
-    """Ids of scheduled activities and timers whose outcome is already in the history."""
+    """Ids of scheduled work (activities, timers, sub-orchestrations) whose outcome is already
+    in the history."""
     done = set()
     for event in history:
         kind = event["EventType"]
-        if kind in (HistoryEventType.TASK_COMPLETED, HistoryEventType.TASK_FAILED):
+        if kind in OUTCOME_KINDS:
             done.add(int(event["TaskScheduledId"]))
         elif kind == HistoryEventType.TIMER_FIRED:
             done.add(int(event["TimerId"]))

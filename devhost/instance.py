@@ -16,26 +16,34 @@ DOCUMENT_VERSION = 1
 
 @dataclass
 class RetryGroup:
-    """A `call_activity_with_retry`: attempts so far, counted as the SDK's RetryAbleTask does."""
+    """A `call_activity_with_retry` or `call_sub_orchestrator_with_retry`: attempts so far,
+    counted as the SDK's RetryAbleTask does. `instance_id` is the child id the parent gave (None:
+    each attempt gets a generated one)."""
 
     name: str
     input: str | None
     first_retry_ms: int
     max_attempts: int
     attempts: int = 1
+    kind: str = "activity"
+    instance_id: str | None = None
 
 
 @dataclass
 class Task:
-    """An activity attempt or a timer, by the sequence id the SDK gave it."""
+    """An activity attempt, a timer or a sub-orchestration, by the sequence id the SDK gave it.
+    A sub-orchestration also has its child's instance id and execution id (chosen when it is
+    scheduled, so a re-dispatch after a crash recognises a child it already created)."""
 
     task_id: int
-    kind: str  # "activity" | "timer"
+    kind: str  # "activity" | "timer" | "suborch"
     name: str | None = None
     input: str | None = None
     fire_at: str | None = None
     retry_group: int | None = None
     cancelled: bool = False
+    instance_id: str | None = None
+    execution_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None and v is not False}
@@ -52,6 +60,7 @@ class Instance:
     updated: datetime
     output_raw: str | None = None
     custom_status_raw: str | None = None
+    parent: dict[str, Any] | None = None  # ParentInstance of a sub-orchestration
     history: list[Event] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     action_task_ids: list[int] = field(default_factory=list)
@@ -69,6 +78,10 @@ class Instance:
     @property
     def is_terminal(self) -> bool:
         return self.status.is_terminal
+
+    @property
+    def parent_instance_id(self) -> str | None:
+        return None if self.parent is None else self.parent["OrchestrationInstance"]["InstanceId"]
 
     def view(self, with_history: bool) -> StatusView:
         return StatusView(
@@ -100,6 +113,7 @@ class Instance:
             "lastUpdatedTime": timestamp(self.updated),
             "output": self.output_raw,
             "customStatus": self.custom_status_raw,
+            "parent": self.parent,
             "history": self.history,
             "actions": [a.to_json() for a in self.actions],
             "actionTaskIds": self.action_task_ids,
@@ -121,6 +135,7 @@ class Instance:
             updated=parse_timestamp(doc["lastUpdatedTime"]),
             output_raw=doc.get("output"),
             custom_status_raw=doc.get("customStatus"),
+            parent=doc.get("parent"),
             history=list(doc.get("history") or []),
             actions=[Action.from_json(a) for a in doc.get("actions") or []],
             action_task_ids=list(doc.get("actionTaskIds") or []),

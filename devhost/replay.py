@@ -28,7 +28,14 @@ MAXIMUM_SHORT_TIMER_DURATION = "6.00:00:00"
 LONG_RUNNING_TIMER_INTERVAL_DURATION = "3.00:00:00"
 HTTP_ASYNC_SLEEP_MS = 30000  # the extension's spelling of the field is kept below
 COMPOUND = (ActionType.WHEN_ALL, ActionType.WHEN_ANY)
-SUPPORTED = (ActionType.CALL_ACTIVITY, ActionType.CALL_ACTIVITY_WITH_RETRY, ActionType.CREATE_TIMER)
+SUB_ORCHESTRATIONS = (ActionType.CALL_SUB_ORCHESTRATOR, ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY)
+RETRIED = (ActionType.CALL_ACTIVITY_WITH_RETRY, ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY)
+SUPPORTED = (
+    ActionType.CALL_ACTIVITY,
+    ActionType.CALL_ACTIVITY_WITH_RETRY,
+    ActionType.CREATE_TIMER,
+    *SUB_ORCHESTRATIONS,
+)
 KIND_NAMES = {
     ActionType.CALL_ACTIVITY: "CallActivity",
     ActionType.CALL_ACTIVITY_WITH_RETRY: "CallActivityWithRetry",
@@ -56,6 +63,7 @@ class Action:
     cancelled: bool = False
     first_retry_ms: int | None = None
     max_attempts: int | None = None
+    instance_id: str | None = None  # a sub-orchestration's, when the orchestrator gave one
 
     @property
     def kind_name(self) -> str:
@@ -69,11 +77,25 @@ class Action:
     def is_timer(self) -> bool:
         return self.kind == ActionType.CREATE_TIMER
 
+    @property
+    def is_sub_orchestration(self) -> bool:
+        return self.kind in SUB_ORCHESTRATIONS
+
+    @property
+    def is_retried(self) -> bool:
+        return self.kind in RETRIED
+
     def same_work(self, other: Action) -> bool:
-        """Type, name and input; for timers fireAt (cancelling one is not a divergence)."""
+        """Type, name, input and a sub-orchestration's instance id; for timers fireAt
+        (cancelling one is not a divergence)."""
         if self.is_timer or other.is_timer:
             return self.kind == other.kind and self.fire_at == other.fire_at
-        return (self.kind, self.name, self.input) == (other.kind, other.name, other.input)
+        return (self.kind, self.name, self.input, self.instance_id) == (
+            other.kind,
+            other.name,
+            other.input,
+            other.instance_id,
+        )
 
     def describe(self) -> str:
         if self.is_timer:
@@ -82,6 +104,8 @@ class Action:
         if len(text) > _SHOWN:
             text = text[:_SHOWN] + "..."
         label = f"{self.kind_name} '{self.name}'" if self.name else self.kind_name
+        if self.is_sub_orchestration:
+            label += f" (instance id {self.instance_id or 'generated'})"
         return f"{label} with input {text}"
 
     def to_json(self) -> dict[str, Any]:
@@ -102,7 +126,11 @@ class EpisodeResult:
 
 
 def context_json(
-    instance_id: str, history: list[Event], input_raw: str | None, replaying: bool
+    instance_id: str,
+    history: list[Event],
+    input_raw: str | None,
+    replaying: bool,
+    parent_instance_id: str | None = None,
 ) -> str:
     """The orchestration trigger payload; `input` is the input's JSON text, as the host sends."""
     orchestration_input = None if input_raw is None else json.loads(input_raw)
@@ -112,7 +140,7 @@ def context_json(
             "input": orchestration_input,
             "instanceId": instance_id,
             "isReplaying": replaying,
-            "parentInstanceId": None,
+            "parentInstanceId": parent_instance_id,
             "upperSchemaVersion": UPPER_SCHEMA_VERSION,
             "upperSchemaVersionNew": UPPER_SCHEMA_VERSION_NEW,
             "maximumShortTimerDuration": MAXIMUM_SHORT_TIMER_DURATION,
@@ -142,6 +170,7 @@ def flatten(actions: list[Any]) -> list[Action]:
                 cancelled=bool(item.get("isCanceled", False)),
                 first_retry_ms=retry.get("firstRetryIntervalInMilliseconds"),
                 max_attempts=retry.get("maxNumberOfAttempts"),
+                instance_id=item.get("instanceId") if kind in SUB_ORCHESTRATIONS else None,
             )
         )
     return flat

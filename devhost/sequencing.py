@@ -1,9 +1,11 @@
 """Sequence ids: the host numbers scheduled work exactly as the SDK does, without peeking in.
 
 The SDK gives a task the next id when the orchestrator first yields it (a `task_all`/`task_any`
-numbers its new children in order), and a `call_activity_with_retry` takes one more id for each
-retry timer (when an attempt fails) and each new attempt (when that timer fires), while the SDK
-processes the event. DTFx numbers the same way, which is why TaskCompleted can name its task by id.
+numbers its new children in order), and a `call_activity_with_retry` or
+`call_sub_orchestrator_with_retry` (the same RetryAbleTask in the SDK's `models/Task.py`) takes
+one more id for each retry timer (when an attempt fails) and each new attempt (when that timer
+fires), while the SDK processes the event. DTFx numbers the same way, which is why
+TaskCompleted can name its task by id.
 
 The host mirrors this: in every episode it delivers first the events that make the SDK allocate
 retry ids (they never resume user code, so nothing else is numbered in between), then the other
@@ -15,19 +17,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from azure.durable_functions.models.actions.ActionType import ActionType
 from azure.durable_functions.models.history import HistoryEventType
 
 from devhost import history as events
-from devhost.history import Event, timestamp
+from devhost.history import FAILED_KINDS, Event, timestamp
 from devhost.instance import Instance, RetryGroup, Task
 from devhost.replay import Action
+from devhost.sub_orchestrations import child_input, new_child
 
 
 def allocates(instance: Instance, event: Event) -> bool:
     """Whether the SDK gives out a retry id while processing this event."""
     kind = event["EventType"]
-    if kind == HistoryEventType.TASK_FAILED:
+    if kind in FAILED_KINDS:
         task = instance.tasks.get(event["TaskScheduledId"])
         return task is not None and task.retry_group is not None
     if kind == HistoryEventType.TIMER_FIRED:
@@ -52,7 +54,7 @@ def retry_tasks(instance: Instance, batch: list[Event], now: datetime) -> list[T
     for event in batch:
         if not allocates(instance, event):
             continue
-        if event["EventType"] == HistoryEventType.TASK_FAILED:
+        if event["EventType"] in FAILED_KINDS:
             failed = instance.tasks[event["TaskScheduledId"]]
             assert failed.retry_group is not None
             group = instance.retry_groups[failed.retry_group]
@@ -63,13 +65,7 @@ def retry_tasks(instance: Instance, batch: list[Event], now: datetime) -> list[T
             assert timer.retry_group is not None
             group = instance.retry_groups[timer.retry_group]
             group.attempts += 1
-            task = Task(
-                instance.next_id,
-                "activity",
-                name=group.name,
-                input=group.input,
-                retry_group=timer.retry_group,
-            )
+            task = _work(instance, instance.next_id, group, timer.retry_group)
         instance.next_id += 1
         tasks.append(task)
     return tasks
@@ -81,6 +77,13 @@ def record(instance: Instance, task: Task, now: datetime) -> Task:
     if task.kind == "timer":
         assert task.fire_at is not None
         instance.history.append(events.timer_created(now, task.task_id, task.fire_at))
+    elif task.kind == "suborch":
+        assert task.name is not None and task.instance_id is not None
+        instance.history.append(
+            events.sub_orchestration_created(
+                now, task.task_id, task.name, task.instance_id, child_input(task)
+            )
+        )
     else:
         assert task.name is not None
         instance.history.append(events.task_scheduled(now, task.task_id, task.name, task.input))
@@ -94,19 +97,27 @@ def schedule(instance: Instance, action: Action, now: datetime) -> Task:
     instance.actions.append(action)
     instance.action_task_ids.append(task_id)
     if action.is_timer:
-        task = Task(task_id, "timer", fire_at=action.fire_at, cancelled=action.cancelled)
-    else:
-        group = None
-        if action.kind == ActionType.CALL_ACTIVITY_WITH_RETRY:
-            instance.retry_groups[task_id] = RetryGroup(
-                name=action.name or "",
-                input=action.input,
-                first_retry_ms=action.first_retry_ms or 0,
-                max_attempts=action.max_attempts or 1,
-            )
-            group = task_id
-        task = Task(task_id, "activity", name=action.name, input=action.input, retry_group=group)
-    return record(instance, task, now)
+        timer = Task(task_id, "timer", fire_at=action.fire_at, cancelled=action.cancelled)
+        return record(instance, timer, now)
+    group = RetryGroup(
+        name=action.name or "",
+        input=action.input,
+        first_retry_ms=action.first_retry_ms or 0,
+        max_attempts=action.max_attempts or 1,
+        kind="suborch" if action.is_sub_orchestration else "activity",
+        instance_id=action.instance_id,
+    )
+    retry_group = task_id if action.is_retried else None
+    if retry_group is not None:
+        instance.retry_groups[task_id] = group
+    return record(instance, _work(instance, task_id, group, retry_group), now)
+
+
+def _work(instance: Instance, task_id: int, group: RetryGroup, retry_group: int | None) -> Task:
+    """One attempt at an activity or a sub-orchestration (a child of its own per attempt)."""
+    if group.kind == "suborch":
+        return new_child(instance, task_id, group.name, group.input, group.instance_id, retry_group)
+    return Task(task_id, "activity", name=group.name, input=group.input, retry_group=retry_group)
 
 
 def newly_cancelled(instance: Instance, actions: list[Action]) -> list[Task]:

@@ -63,25 +63,43 @@ def status_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# An outcome is folded into the event that scheduled it (activities and sub-orchestrations each
+# have their own ids' namespace in the extension's eventMapper: DurableClient.cs L957-990).
+SCHEDULING = {
+    HistoryEventType.TASK_SCHEDULED: "task",
+    HistoryEventType.SUB_ORCHESTRATION_INSTANCE_CREATED: "sub",
+}
+OUTCOMES = {
+    HistoryEventType.TASK_COMPLETED: "task",
+    HistoryEventType.TASK_FAILED: "task",
+    HistoryEventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: "sub",
+    HistoryEventType.SUB_ORCHESTRATION_INSTANCE_FAILED: "sub",
+}
+SUCCESSES = (
+    HistoryEventType.TASK_COMPLETED,
+    HistoryEventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+)
+
+
 def history_events(history: list[Event], show_output: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [dict(event) for event in history]
-    scheduled: dict[int, int] = {}
+    scheduled: dict[tuple[str, int], int] = {}
     drop: set[int] = set()
     for index, row in enumerate(rows):
         kind = HistoryEventType(row["EventType"])
         row["EventType"] = _pascal(kind.name)
-        if kind == HistoryEventType.TASK_SCHEDULED:
-            scheduled[row["EventId"]] = index
+        if kind in SCHEDULING:
+            scheduled[(SCHEDULING[kind], row["EventId"])] = index
             row.pop("Version", None)
             row.pop("Input", None)
-        elif kind in (HistoryEventType.TASK_COMPLETED, HistoryEventType.TASK_FAILED):
-            source = scheduled.get(row.get("TaskScheduledId", -1))
+        elif kind in OUTCOMES:
+            source = scheduled.get((OUTCOMES[kind], row.get("TaskScheduledId", -1)))
             if source is not None:
                 row["ScheduledTime"] = rows[source]["Timestamp"]
                 row["FunctionName"] = rows[source]["Name"]
                 drop.add(source)
             row.pop("TaskScheduledId", None)
-            if kind == HistoryEventType.TASK_COMPLETED:
+            if kind in SUCCESSES:
                 if show_output:
                     row["Result"] = parse_token(row.get("Result"))
                 else:

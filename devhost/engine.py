@@ -43,7 +43,7 @@ from devhost.registry import FunctionIndex, OrchestratorFunction
 from devhost.replay import EpisodeResult, context_json, find_divergence, run_episode
 from devhost.status import RuntimeStatus, StatusView
 from devhost.store import CheckpointStore, Summary
-from devhost.sub_orchestrations import Children
+from devhost.sub_orchestrations import Children, refuse_child
 from devhost.worker_pool import NoWorkers, WorkerExited
 
 log = logging.getLogger(__name__)
@@ -405,10 +405,10 @@ class Engine:
             return []
         new_actions = result.actions[len(instance.actions) :]
         for number, action in enumerate(new_actions, start=len(instance.actions) + 1):
-            if not action.supported:
-                self._fail(
-                    instance, now, f"devhost does not support {action.kind_name} (action #{number})"
-                )
+            refusal = refuse_child(instance, action)
+            if not action.supported or refusal:
+                why = refusal or f"devhost does not support {action.kind_name}"
+                self._fail(instance, now, f"{why} (action #{number})")
                 return []
         scheduled = [sequencing.record(instance, task, now) for task in retries]
         scheduled += [sequencing.schedule(instance, action, now) for action in new_actions]

@@ -34,6 +34,7 @@ from devhost import history as events
 from devhost.errors import StorageError
 from devhost.history import Event, completed_task_ids, utcnow
 from devhost.instance import Instance, Task
+from devhost.replay import Action
 from devhost.status import RuntimeStatus
 from devhost.store import Summary
 
@@ -43,6 +44,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 START_ATTEMPTS = 3
+
+
+def refuse_child(parent: Instance, action: Action) -> str | None:
+    """The extension refuses these ids (DurableOrchestrationContext.CallDurableTaskFunctionAsync,
+    azure-functions-durable-extension a7c6d69, L593-606). Its out-of-process shim swallows the
+    ArgumentException and never schedules the child, so on Azure the parent waits for ever;
+    devhost fails the parent with the extension's message instead of overwriting an instance."""
+    given = action.instance_id
+    if not action.is_sub_orchestration or not given:
+        return None
+    if given.lower() in (parent.instance_id.lower(), (parent.parent_instance_id or "").lower()):
+        return (
+            "The instance ID of a sub-orchestration must be different than the instance ID of a "
+            "parent orchestration."
+        )
+    if given.startswith("@"):
+        return "instanceId (Parameter 'Orchestration instance ids must not start with @')"
+    return None
 
 
 def child_instance_id(parent: Instance, task_id: int, given: str | None) -> str:

@@ -238,3 +238,15 @@ def test_a_replay_that_changes_a_child_fails_the_parent(
         "SubOrchestrationInstanceCompleted",
         "ExecutionCompleted",
     ]
+
+
+def test_a_child_under_its_parents_id_is_refused(host: Host) -> None:
+    links = host.api.start("self_named_child")
+    status = host.api.wait_done(links)
+
+    assert status["runtimeStatus"] == "Failed"
+    assert status["output"] == (
+        "Orchestrator function 'self_named_child' failed: The instance ID of a sub-orchestration "
+        "must be different than the instance ID of a parent orchestration. (action #1)"
+    )
+    assert types(status["historyEvents"]) == ["ExecutionStarted", "ExecutionCompleted"]

@@ -95,6 +95,11 @@ def tolerant_parent(context: df.DurableOrchestrationContext) -> Any:
 
 
 @app.orchestration_trigger(context_name="context")
+def self_named_child(context: df.DurableOrchestrationContext) -> Any:
+    return (yield context.call_sub_orchestrator("echo_child", "x", context.instance_id))
+
+
+@app.orchestration_trigger(context_name="context")
 def drifting_name(context: df.DurableOrchestrationContext) -> Any:
     # Non-deterministic on purpose: the name changes between replays.
     first = board().increment(f"drift-{context.instance_id}") == 1

@@ -4,28 +4,29 @@ Sections: title, a SIMULATED DATA warning when the market data is synthetic, Sum
 Quantitative picture, News and narrative, Risks, Data gaps (always present), Provenance, and the
 disclaimer as the last line. Numbers go through `shared.domain.formatting`; text that came from
 outside (titles, sources, reasons) is escaped so it cannot break a table, a list or the section
-order."""
+order (`shared.render.markdown`)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import datetime
 from typing import Any
 
 from shared.domain.evidence import Decision, Metric, NewsArticle, NewsResult, QuantResult
 from shared.domain.formatting import MISSING, format_metric
 from shared.domain.models import Grounding
+from shared.render.markdown import code as _code
+from shared.render.markdown import inline as _inline
+from shared.render.markdown import line as _line
+from shared.render.markdown import paragraph as _paragraph
+from shared.render.markdown import safe_url as _safe_url
 
 DISCLAIMER = "*This memo is not investment advice.*"
 SIMULATED_WARNING = (
     "> **SIMULATED DATA**: the market data in this memo is synthetic, produced by a simulated "
     "provider. The numbers describe no real security; do not act on them."
 )
-
-_INLINE_SPECIAL = re.compile(r"([\\`\[\]<>|])")
-_WHITESPACE = re.compile(r"\s+")
 
 _NO_NEWS = {
     "ok": "the news provider returned no articles",
@@ -205,44 +206,3 @@ def _usage(quant: QuantResult, decision: Decision) -> str:
     prompt = quant.usage.prompt_tokens + decision.usage.prompt_tokens
     completion = quant.usage.completion_tokens + decision.usage.completion_tokens
     return f"{calls} calls, {prompt} prompt tokens, {completion} completion tokens"
-
-
-def _inline(text: str | None) -> str:
-    """One line of literal text: whitespace collapsed, Markdown and table syntax escaped."""
-    if not text:
-        return ""
-    return _INLINE_SPECIAL.sub(r"\\\1", _WHITESPACE.sub(" ", text).strip())
-
-
-def _code(identifier: str) -> str:
-    """An id as a code span; inside a table a pipe must still be escaped, even in code."""
-    clean = _WHITESPACE.sub(" ", identifier).strip().replace("`", "'").replace("|", "\\|")
-    return f"`{clean}`"
-
-
-def _line(text: str) -> str:
-    """Writer text kept as Markdown but on one line, so it stays one list item."""
-    return _WHITESPACE.sub(" ", text).strip().replace("|", "\\|")
-
-
-def _paragraph(text: str) -> str:
-    """Writer text kept as Markdown, without lines that would open a heading or a table row."""
-    lines = []
-    for raw in text.strip().splitlines():
-        line = raw.rstrip()
-        if line.lstrip().startswith(("#", "|")):
-            line = "\\" + line.lstrip()
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def _safe_url(url: str | None) -> str | None:
-    """http(s) URLs only, with the characters that would end a Markdown link percent-encoded."""
-    if not url:
-        return None
-    url = url.strip()
-    if not url.lower().startswith(("http://", "https://")) or _WHITESPACE.search(url):
-        return None
-    for char, code in (("(", "%28"), (")", "%29"), ("<", "%3C"), (">", "%3E"), ("|", "%7C")):
-        url = url.replace(char, code)
-    return url

@@ -3,15 +3,25 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import decision, job_stage, market_data, news_research, persist, quant_analyst
-from api import analyses, health, openapi, pages, reports, stats
+from activities import (
+    batch,
+    decision,
+    job_stage,
+    market_data,
+    news_research,
+    persist,
+    quant_analyst,
+)
+from api import analyses, batches, health, openapi, pages, reports, stats
 from maintenance import retention
 from orchestrators import analysis
+from orchestrators import batch as batch_orchestration
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 for blueprint in (
     analyses.bp,
+    batches.bp,
     reports.bp,
     health.bp,
     pages.bp,
@@ -24,6 +34,8 @@ for blueprint in (
     quant_analyst.bp,
     decision.bp,
     persist.bp,
+    batch_orchestration.bp,
+    batch.bp,
     retention.bp,
 ):
     app.register_functions(blueprint)

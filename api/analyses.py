@@ -89,6 +89,14 @@ def parse_request(body: bytes) -> AnalysisRequest:
         raise InvalidTicker(str(first["msg"]).removeprefix("Value error, "), field=field) from exc
 
 
+def page_limit(req: func.HttpRequest) -> int:
+    """The `limit` query parameter of a listing: 1 to MAX_PAGE, DEFAULT_PAGE when absent."""
+    raw_limit = req.params.get("limit", str(DEFAULT_PAGE))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        raise InvalidQuery(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
+    return int(raw_limit)
+
+
 def job_view(job: Job, base: str) -> JobView:
     """The public shape of a job (snake_case; the owner stays out)."""
     return JobView.of(job, f"{base}/api/analyses/{job.id}/report")
@@ -264,11 +272,8 @@ async def list_analyses(req: func.HttpRequest) -> func.HttpResponse:
         ticker = normalize_ticker(req.params.get("ticker"))
     except ValueError as exc:
         raise InvalidTicker(str(exc), field="ticker") from exc
-    raw_limit = req.params.get("limit", str(DEFAULT_PAGE))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
-        raise InvalidQuery(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
     jobs, cursor = JobStore().list_for_ticker(
-        owner, ticker, int(raw_limit), req.params.get("cursor") or None
+        owner, ticker, page_limit(req), req.params.get("cursor") or None
     )
     base = base_url(req)
     return json_response(JobPage(items=[job_view(j, base) for j in jobs], next_cursor=cursor))

@@ -41,11 +41,14 @@ def error_response(
     field: str | None = None,
     status: JobStatus | str | None = None,
     headers: dict[str, str] | None = None,
+    value: str | None = None,
 ) -> func.HttpResponse:
     """The one error body: `ErrorBody` (its schema is in /api/openapi.json)."""
     job_status = JobStatus(status) if status is not None else None
     body = ErrorBody(
-        error=ErrorDetail(code=code, message=message, field=field, status=job_status)
+        error=ErrorDetail(
+            code=code, message=message, field=field, status=job_status, value=value
+        )
     )
     return json_response(body, http_status, headers)
 
@@ -54,7 +57,9 @@ def from_error(exc: StockMemoError) -> func.HttpResponse:
     headers = None
     if isinstance(exc, QuotaExceeded):
         headers = {"Retry-After": str(exc.retry_after)}
-    return error_response(exc.code, exc.message, exc.http_status, exc.field, headers=headers)
+    return error_response(
+        exc.code, exc.message, exc.http_status, exc.field, headers=headers, value=exc.value
+    )
 
 
 def error_boundary(handler: Handler) -> Handler:

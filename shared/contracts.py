@@ -149,3 +149,68 @@ class AnalysisOutput(BaseModel):
     confidence: float | None = None
     memo_blob: str | None = None
     error: JobError | None = None
+
+
+class BatchChild(BaseModel):
+    """One ticker of a batch: the job id made at admission is its sub-orchestration's id."""
+
+    ticker: str
+    job_id: str
+
+
+class BatchInput(BaseModel):
+    """The batch orchestration's input: its children, how many run at once, and what each
+    child's own AnalysisInput needs."""
+
+    batch_id: str
+    owner: str
+    created_at: datetime
+    children: list[BatchChild]
+    concurrency: int = Field(ge=1)
+    deadline_seconds: int = Field(ge=1)
+    retry: RetryPolicy
+
+    def child_input(self, child: BatchChild) -> AnalysisInput:
+        return AnalysisInput(
+            job_id=child.job_id,
+            owner=self.owner,
+            ticker=child.ticker,
+            created_at=self.created_at,
+            deadline_seconds=self.deadline_seconds,
+            retry=self.retry,
+        )
+
+
+class BatchUpdate(BaseModel):
+    """Input of update_batch: the batch starts (no child), or one child ended (its output, or
+    why its orchestration failed)."""
+
+    batch_id: str
+    owner: str
+    at: datetime
+    child: BatchChild | None = None
+    output: AnalysisOutput | None = None
+    error: JobError | None = None
+
+
+class BatchState(BaseModel):
+    """What update_batch answers: the batch's status after the update (None: row gone)."""
+
+    status: JobStatus
+
+
+class CompareInput(BaseModel):
+    """Input of compare_batch: the batch whose ended children are compared."""
+
+    batch_id: str
+    owner: str
+    created_at: datetime
+    completed_at: datetime
+
+
+class BatchOutput(BaseModel):
+    """The batch orchestration's output."""
+
+    status: JobStatus
+    report_blob: str | None = None
+    error: JobError | None = None

@@ -20,10 +20,13 @@ class StockMemoError(Exception):
     code = INTERNAL_ERROR
     http_status = 500
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, value: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.value = value  # the offending input, when showing it helps the caller
 
     def __str__(self) -> str:
         # Durable turns a failed activity into a plain Exception carrying only the runtime's
@@ -43,6 +46,13 @@ class InvalidTicker(StockMemoError):
     """The ticker is not 1-10 characters of letters, digits, '.' or '-'."""
 
     code = "invalid_ticker"
+    http_status = 400
+
+
+class InvalidBatch(StockMemoError):
+    """A batch has fewer than 2 or more than BATCH_MAX_TICKERS distinct tickers."""
+
+    code = "invalid_batch"
     http_status = 400
 
 
@@ -182,7 +192,8 @@ class LengthRequired(StockMemoError):
 ERROR_CODES: dict[str, type[StockMemoError]] = {
     cls.code: cls
     for cls in (
-        InvalidBody, InvalidTicker, InvalidQuery, NotFound, NotCompleted, UnknownTicker,
+        InvalidBody, InvalidTicker, InvalidBatch, InvalidQuery, NotFound, NotCompleted,
+        UnknownTicker,
         MarketDataUnavailable, NewsUnavailable, LlmFailed, StorageFailed, JobTimeout,
         ConfigurationError,
         BudgetExceeded,

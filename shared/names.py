@@ -1,6 +1,7 @@
 """Function names, used by both the registrations and the callers, so a rename cannot drift."""
 
 ANALYSIS_ORCHESTRATOR = "analysis_orchestrator"
+BATCH_ORCHESTRATOR = "batch_orchestrator"
 
 SET_JOB_STAGE = "set_job_stage"
 FETCH_MARKET_DATA = "fetch_market_data"
@@ -9,3 +10,5 @@ RESEARCH_NEWS = "research_news"
 WRITE_MEMO = "write_memo"
 PERSIST_REPORT = "persist_report"
 FAIL_JOB = "fail_job"
+UPDATE_BATCH = "update_batch"
+COMPARE_BATCH = "compare_batch"

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     sas_ttl_seconds: int = Field(default=900, ge=1, le=900, validation_alias="SAS_TTL_SECONDS")
     admin_key: SecretStr | None = Field(default=None, validation_alias="STATS_ADMIN_KEY")
 
+    # Batches: how many tickers one may hold (one admission transaction holds them all, so
+    # at most 96), and how many of its children run at once.
+    batch_max_tickers: int = Field(default=25, ge=2, le=96, validation_alias="BATCH_MAX_TICKERS")
+    batch_concurrency: int = Field(default=5, ge=1, validation_alias="BATCH_CONCURRENCY")
+
     # Retention.
     retention_days: int = Field(default=90, ge=1, validation_alias="RETENTION_DAYS")
 

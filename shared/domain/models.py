@@ -97,6 +97,7 @@ class Job(BaseModel):
     grounding: Grounding | None = None
     error: JobError | None = None
     usage: Usage | None = None
+    batch_id: str | None = None
 
 
 # The public API's bodies. The handlers build their answers from these models and
@@ -108,7 +109,7 @@ def _none(value: object) -> bool:
     return value is None
 
 
-def _optional(description: str | None = None) -> Any:
+def optional_field(description: str | None = None) -> Any:
     return Field(default=None, exclude_if=_none, description=description)
 
 
@@ -120,13 +121,14 @@ class JobView(BaseModel):
     status: JobStatus
     stage: Stage
     created_at: datetime
-    started_at: datetime | None = _optional()
-    completed_at: datetime | None = _optional()
-    verdict: Verdict | None = _optional()
+    started_at: datetime | None = optional_field()
+    completed_at: datetime | None = optional_field()
+    verdict: Verdict | None = optional_field()
     confidence: float | None = Field(default=None, ge=0, le=1, exclude_if=_none)
-    grounding: Grounding | None = _optional()
-    error: JobError | None = _optional()
-    usage: Usage | None = _optional()
+    grounding: Grounding | None = optional_field()
+    error: JobError | None = optional_field()
+    usage: Usage | None = optional_field()
+    batch_id: str | None = optional_field("The batch this job belongs to, if any.")
     report_url: str = Field(description="GET this for the memo once the job is completed.")
 
     @classmethod
@@ -149,7 +151,7 @@ class Accepted(BaseModel):
     id: str
     statusQueryGetUri: str  # camelCase: the public field name
     reportUri: str  # camelCase: the public field name
-    management: dict[str, str] | None = _optional(
+    management: dict[str, str] | None = optional_field(
         "Durable management URLs; only with EXPOSE_DURABLE_MANAGEMENT_URLS=true."
     )
 
@@ -164,8 +166,9 @@ class ReportLink(BaseModel):
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable code (see the README).")
     message: str = Field(description="For people; may change.")
-    field: str | None = _optional("The one field at fault, if any.")
-    status: JobStatus | None = _optional(
+    field: str | None = optional_field("The one field at fault, if any.")
+    value: str | None = optional_field("The offending value, e.g. the bad ticker of a batch.")
+    status: JobStatus | None = optional_field(
         "The job's status, with not_completed and not_cancellable."
     )
 

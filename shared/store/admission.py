@@ -36,8 +36,9 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
+from pydantic import BaseModel
 
-from shared.domain.models import AnalysisRequest, Job
+from shared.domain.models import Job
 from shared.errors import (
     IdempotencyConflict,
     InvalidIdempotencyKey,
@@ -74,7 +75,7 @@ class IdempotencyClaim:
     body_hash: str
 
     @classmethod
-    def of(cls, owner: str, key: str, request: AnalysisRequest) -> IdempotencyClaim:
+    def of(cls, owner: str, key: str, request: BaseModel) -> IdempotencyClaim:
         canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True)
         return cls(idem_row_key(owner, key), hashlib.sha256(canonical.encode()).hexdigest())
 
@@ -179,26 +180,45 @@ class Admission:
 
     def admit(self, job: Job, claim: IdempotencyClaim | None, per_hour: int) -> Admitted:
         """Create `job` (a replay of the claim's job instead, if there is one) within quota."""
+        return self.admit_rows(job.owner, job.id, [job_row(job)], 1, claim, per_hour)
+
+    def admit_rows(
+        self,
+        owner: str,
+        answer_id: str,
+        rows: list[dict[str, Any]],
+        count: int,
+        claim: IdempotencyClaim | None,
+        per_hour: int,
+    ) -> Admitted:
+        """Create `rows` as `count` analyses against the hour's quota, all or nothing; the
+        claim's key then names `answer_id` (a job's or a batch's id).
+
+        A batch of N jobs is its row plus N job rows, counted N: admitted whole while N fit in
+        what is left of the hour, refused whole otherwise.
+        """
         for attempt in range(_ATTEMPTS):
             if claim is not None:
-                earlier = self.replayed(job.owner, claim)
+                earlier = self.replayed(owner, claim)
                 if earlier is not None:
                     return Admitted(earlier, replay=True)
             now = self._clock()
             quota_key = quota_row_key(now)
-            memo_key = (self.table.url, job.owner, quota_key)
-            # A remembered count at the limit is read again: a refusal must be certain.
+            memo_key = (self.table.url, owner, quota_key)
+            # A remembered count near the limit is read again: a refusal must be certain.
             quota = self._memo.get(memo_key) if attempt == 0 else None
-            guessed = quota is not None and quota.count < per_hour
+            guessed = quota is not None and quota.count + count <= per_hour
             if quota is None or not guessed:
-                quota = self._quota(job.owner, quota_key)
-            if quota.count >= per_hour:
+                quota = self._quota(owner, quota_key)
+            if quota.count + count > per_hour:
+                left = max(0, per_hour - quota.count)
+                asked = "" if count == 1 else f"; this request asks for {count} and {left} are left"
                 raise QuotaExceeded(
-                    f"{per_hour} analyses an hour is the limit; try again in the next hour",
+                    f"{per_hour} analyses an hour is the limit{asked}; try again in the next hour",
                     retry_after=seconds_to_next_hour(now),
                 )
-            operations: list[Any] = [("create", job_row(job))]
-            counter = {"PartitionKey": job.owner, "RowKey": quota_key, "Count": quota.count + 1}
+            operations: list[Any] = [("create", row) for row in rows]
+            counter = {"PartitionKey": owner, "RowKey": quota_key, "Count": quota.count + count}
             if quota.etag is None:
                 operations.append(("create", counter))
             else:
@@ -218,11 +238,11 @@ class Admission:
                     (
                         "create",
                         {
-                            "PartitionKey": job.owner,
+                            "PartitionKey": owner,
                             "RowKey": claim.row_key,
-                            "JobId": job.id,
+                            "JobId": answer_id,
                             "BodyHash": claim.body_hash,
-                            "CreatedAt": job.created_at,
+                            "CreatedAt": now,
                         },
                     )
                 )
@@ -238,8 +258,8 @@ class Admission:
                     if not guessed:
                         time.sleep(random.uniform(0, _BACKOFF_SECONDS * min(attempt + 1, 5)))
                     continue
-            etag = written[1].get("etag")
+            etag = written[len(rows)].get("etag")
             if etag:
-                self._memo.put(memo_key, QuotaState(quota.count + 1, str(etag)))
-            return Admitted(job.id, replay=False)
+                self._memo.put(memo_key, QuotaState(quota.count + count, str(etag)))
+            return Admitted(answer_id, replay=False)
         raise StorageFailed("too many concurrent submissions; try again")

@@ -38,6 +38,24 @@ def evidence_blob(ticker: str, job_id: str) -> str:
     return f"{job_prefix(ticker, job_id)}/evidence.json"
 
 
+def batch_prefix(batch_id: str) -> str:
+    """A batch's own prefix: lower case, so no ticker's prefix can ever equal it."""
+    return f"batches/{batch_id}"
+
+
+def comparison_blob(batch_id: str) -> str:
+    return f"{batch_prefix(batch_id)}/comparison.md"
+
+
+def comparison_data_blob(batch_id: str) -> str:
+    """The comparison's figures and its summary, as computed: the chart is drawn from it."""
+    return f"{batch_prefix(batch_id)}/comparison.json"
+
+
+def comparison_chart_blob(batch_id: str) -> str:
+    return f"{batch_prefix(batch_id)}/chart.svg"
+
+
 def work_blob(ticker: str, job_id: str, name: str) -> str:
     return f"{job_prefix(ticker, job_id)}/work/{name}.json"
 

@@ -64,6 +64,7 @@ def job_to_entity(job: Job) -> dict[str, Any]:
         "LlmCalls": usage.llm_calls,
         "PromptTokens": usage.prompt_tokens,
         "CompletionTokens": usage.completion_tokens,
+        "BatchId": job.batch_id,
     }
 
 
@@ -93,17 +94,18 @@ def job_from_entity(entity: dict[str, Any]) -> Job:
             prompt_tokens=int(entity.get("PromptTokens") or 0),
             completion_tokens=int(entity.get("CompletionTokens") or 0),
         ),
+        batch_id=entity.get("BatchId") or None,
     )
 
 
-def _clean(entity: dict[str, Any]) -> dict[str, Any]:
+def clean(entity: dict[str, Any]) -> dict[str, Any]:
     """Tables cannot store None: leave those properties out."""
     return {k: v for k, v in entity.items() if v is not None}
 
 
 def job_row(job: Job) -> dict[str, Any]:
     """The job's entity as it is written: None properties left out."""
-    return _clean(job_to_entity(job))
+    return clean(job_to_entity(job))
 
 
 class JobStore:
@@ -146,7 +148,7 @@ class JobStore:
                 return None
             if JobStatus(entity["Status"]) in TERMINAL_STATUSES:
                 return job_from_entity(entity)
-            merged = _clean({**entity, **change})
+            merged = clean({**entity, **change})
             conditions = {
                 "mode": UpdateMode.REPLACE,
                 "etag": entity.metadata["etag"],
@@ -163,7 +165,7 @@ class JobStore:
                         )
                     else:
                         self.table.submit_transaction(
-                            [("update", merged, conditions), ("upsert", _clean(log))]
+                            [("update", merged, conditions), ("upsert", clean(log))]
                         )
                 except (ResourceModifiedError, ResourceNotFoundError):
                     continue  # changed or removed since it was read: read it again
@@ -208,13 +210,13 @@ class JobStore:
 
     def complete(self, job: Job, log: dict[str, Any]) -> Job | None:
         """Mark the job completed and add its report-log entry in one transaction."""
-        return self._change(job.owner, job.id, _clean(job_to_entity(job)), log=log)
+        return self._change(job.owner, job.id, clean(job_to_entity(job)), log=log)
 
     def list_for_ticker(
         self, owner: str, ticker: str, limit: int, cursor: str | None
     ) -> tuple[list[Job], str | None]:
         """That owner's jobs for one ticker, newest first; the cursor is opaque to callers."""
-        after = _decode_cursor(cursor) if cursor else None
+        after = decode_cursor(cursor) if cursor else None
         query = f"PartitionKey eq @owner and {job_rows().filter} and Ticker eq @ticker"
         with storage_errors("list jobs"):
             entities = list(
@@ -228,8 +230,9 @@ class JobStore:
         if after is not None:
             jobs = [j for j in jobs if (j.created_at, j.id) < after]
         page = jobs[:limit]
-        next_cursor = _encode_cursor(page[-1]) if len(jobs) > limit else None
-        return page, next_cursor
+        if len(jobs) <= limit:
+            return page, None
+        return page, encode_cursor(page[-1].created_at, page[-1].id)
 
     def log_entries(self, owner: str, ticker: str) -> list[dict[str, Any]]:
         """That owner's report-log rows for one ticker, newest first."""
@@ -244,12 +247,13 @@ class JobStore:
             ]
 
 
-def _encode_cursor(job: Job) -> str:
-    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+def encode_cursor(created_at: datetime, row_id: str) -> str:
+    """A page's end as an opaque cursor: the last row's creation time and id."""
+    raw = f"{created_at.isoformat()}|{row_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, job_id = raw.split("|", 1)

@@ -5,7 +5,8 @@ PartitionKey is the owner; the RowKey's prefix says what a row is:
 - `log_{TICKER}_{inverted ticks}_{id}`: a completed job's report-log entry, newest first within
   a ticker (`ReportLogRow`, written by persist in the transaction that completes the job);
 - `idem_{sha256(owner, key)}`: the job an Idempotency-Key named (`shared/store/admission.py`);
-- `quota_{yyyymmddhh}`: a caller's admissions in one UTC clock hour (admission too).
+- `quota_{yyyymmddhh}`: a caller's admissions in one UTC clock hour (admission too);
+- `batch_{id}`: a batch of jobs and its items (`shared/store/batches.py`).
 
 Every prefix ends in '_', and '`' is the character right after '_', so the keys of one kind are
 exactly those from 'job_' (included) to 'job`' (excluded): `KeyRange.prefixed` says so once.
@@ -28,6 +29,7 @@ _JOB = "job_"
 _LOG = "log_"
 _IDEM = "idem_"
 _QUOTA = "quota_"
+_BATCH = "batch_"
 _SEPARATOR = "_"
 _AFTER_SEPARATOR = "`"  # chr(ord("_") + 1): the first key past every key with a given prefix
 
@@ -37,6 +39,10 @@ _MAX_TICKS = 3155378975999999999  # DateTime.MaxValue.Ticks
 
 def job_row_key(job_id: str) -> str:
     return f"{_JOB}{job_id}"
+
+
+def batch_row_key(batch_id: str) -> str:
+    return f"{_BATCH}{batch_id}"
 
 
 def log_row_key(ticker: str, completed_at: datetime, job_id: str) -> str:
@@ -89,6 +95,10 @@ def _literal(value: str) -> str:
 
 def job_rows() -> KeyRange:
     return KeyRange.prefixed(_JOB)
+
+
+def batch_rows() -> KeyRange:
+    return KeyRange.prefixed(_BATCH)
 
 
 def log_rows(ticker: str | None = None) -> KeyRange:

@@ -1,4 +1,4 @@
-"""Scripted answers for the two agents, for runs that go through the LLM stand-in.
+"""Scripted answers for the agents, for runs that go through the LLM stand-in.
 
 The drafts cite the price and write no number, so the grounding gate passes them whatever the
 evidence (one call per agent, no regeneration). Long scraped articles make the strategist's
@@ -12,7 +12,7 @@ from typing import Any
 from shared.agents.llm import prompts
 from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
 from tests.standins.firecrawl_server import document
-from tests.standins.openai_server import Received, Reply
+from tests.standins.openai_server import PORTFOLIO_SCHEMA, Received, Reply, grounded_portfolio
 
 QUANT_NOTE = QuantNoteDraft(
     text="The stock trades at its current price [price]; the rest of the evidence is mixed.",
@@ -30,7 +30,10 @@ DECISION = DecisionDraft(
 
 
 def agents(request: Received) -> Reply:
-    """The stand-in's default responder: a clean draft for whichever agent is asking."""
+    """The stand-in's default responder: a clean draft for whichever agent is asking (the
+    Portfolio Strategist of a batch too)."""
+    if request.schema == PORTFOLIO_SCHEMA:
+        return grounded_portfolio(request)
     if request.system == prompts.QUANT_SYSTEM_PROMPT:
         return Reply.json(QUANT_NOTE)
     if request.system == prompts.STRATEGIST_SYSTEM_PROMPT:

@@ -26,6 +26,9 @@ from devhost.azurite import Azurite
 from shared import names
 from shared.agents.llm.client import reset_llm_clients
 from shared.contracts import (
+    BatchChild,
+    BatchUpdate,
+    CompareInput,
     DecisionSummary,
     FailJob,
     MarketRequest,
@@ -38,8 +41,10 @@ from shared.contracts import (
     QuantSummary,
     StageUpdate,
 )
+from shared.domain.batches import Batch, BatchItem
 from shared.domain.models import Job, JobError, JobStatus, Stage
 from shared.settings import ANALYSES_TABLE, CACHE_CONTAINER, REPORTS_CONTAINER
+from shared.store.batches import BatchStore, batch_row
 from shared.store.jobs import JobStore
 from tests.app_env import app_settings
 from tests.standins.firecrawl_server import FirecrawlStandIn
@@ -193,5 +198,27 @@ def test_every_activity_twice_changes_nothing(twice: Twice) -> None:
     # A late stage update, run twice, still leaves the failed job as it is.
     assert twice.run(names.SET_JOB_STAGE, stage(other, Stage.WRITING_MEMO, 3)) == {
         "status": "failed", "stage": "failed"}
+
+    # A batch of the two: it starts, both children end, the comparison is stored.
+    batch = Batch(
+        id=uuid.uuid4().hex, owner=OWNER, status=JobStatus.QUEUED, created_at=NOW,
+        items=[BatchItem(ticker=j.ticker, id=j.id, status=JobStatus.QUEUED) for j in (job, other)],
+    )
+    BatchStore().table.create_entity(batch_row(batch))
+
+    def update(minutes: int, **change: Any) -> dict[str, Any]:
+        request = BatchUpdate(batch_id=batch.id, owner=OWNER, at=NOW + timedelta(minutes=minutes),
+                              **change)
+        return dict(twice.run(names.UPDATE_BATCH, request.model_dump(mode="json")))
+
+    assert update(5) == {"status": "running"}
+    for ended in (job, other):
+        child = BatchChild(ticker=ended.ticker, job_id=ended.id)
+        assert update(6, child=child) == {"status": "running"}
+    compared = twice.run(names.COMPARE_BATCH, CompareInput(
+        batch_id=batch.id, owner=OWNER, created_at=NOW, completed_at=NOW + timedelta(minutes=7),
+    ).model_dump(mode="json"))
+    assert compared == {"status": "completed", "report_blob": f"batches/{batch.id}/comparison.md"}
+    assert len(twice.llm.requests) == 3  # and one for the Portfolio Strategist
 
     assert twice.ran == set(twice.activities), "an activity has no at-least-once case"

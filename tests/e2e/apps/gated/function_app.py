@@ -11,11 +11,12 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import job_stage, market_data, news_research, quant_analyst
+from activities import batch, job_stage, market_data, news_research, quant_analyst
 from activities.decision import decide
 from activities.persist import persist
-from api import analyses, reports
+from api import analyses, batches, reports
 from orchestrators import analysis
+from orchestrators import batch as batch_orchestration
 from shared import names
 from shared.contracts import MemoInput, PersistInput
 from tests.control import Board
@@ -24,7 +25,7 @@ from tests.e2e.step_gates import StepGates
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (
     analyses.bp, reports.bp, analysis.bp, job_stage.bp, market_data.bp, news_research.bp,
-    quant_analyst.bp,
+    quant_analyst.bp, batches.bp, batch_orchestration.bp, batch.bp,
 ):
     app.register_functions(blueprint)
 

@@ -1,0 +1,154 @@
+"""The `analyses` table's batch rows: one per batch, in its owner's partition beside the jobs.
+
+Items travel as one JSON property (a batch has at most 96; Table Storage takes 64 KiB a
+property). Every change is read, merged and replaced under the row's ETag, so the orchestrator
+recording a child's end and a caller cancelling the batch never overwrite each other; a
+terminal batch is never changed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableEntity, UpdateMode
+from pydantic import TypeAdapter
+
+from shared.domain.batches import Batch, BatchCounts, BatchItem
+from shared.domain.models import JobError, JobStatus, Stage
+from shared.errors import StorageFailed
+from shared.store.clients import analyses_table, storage_errors
+from shared.store.jobs import clean, decode_cursor, encode_cursor
+from shared.store.rows import batch_row_key, batch_rows
+
+_CONFLICT_RETRIES = 8
+_ITEMS = TypeAdapter(list[BatchItem])
+
+
+def _as_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value))
+
+
+def batch_row(batch: Batch) -> dict[str, Any]:
+    counts = BatchCounts.of(batch.items)
+    return clean(
+        {
+            "PartitionKey": batch.owner,
+            "RowKey": batch_row_key(batch.id),
+            "BatchId": batch.id,
+            "Status": batch.status.value,
+            "CreatedAt": batch.created_at,
+            "StartedAt": batch.started_at,
+            "CompletedAt": batch.completed_at,
+            "Tickers": ",".join(batch.tickers),
+            "Items": _ITEMS.dump_json(batch.items, exclude_none=True).decode(),
+            **{f"Count{name.capitalize()}": n for name, n in counts.model_dump().items()},
+            "ErrorCode": batch.error.code if batch.error else None,
+            "ErrorMessage": batch.error.message if batch.error else None,
+            "ReportBlob": batch.report_blob,
+        }
+    )
+
+
+def batch_from_entity(entity: dict[str, Any]) -> Batch:
+    error = None
+    if entity.get("ErrorCode"):
+        error = JobError(
+            code=entity["ErrorCode"], message=entity.get("ErrorMessage") or "", stage=Stage.FAILED
+        )
+    return Batch(
+        id=entity["BatchId"],
+        owner=entity["PartitionKey"],
+        status=JobStatus(entity["Status"]),
+        created_at=_as_utc(entity["CreatedAt"]) or datetime.now(UTC),
+        started_at=_as_utc(entity.get("StartedAt")),
+        completed_at=_as_utc(entity.get("CompletedAt")),
+        items=_ITEMS.validate_json(entity.get("Items") or "[]"),
+        error=error,
+        report_blob=entity.get("ReportBlob") or None,
+    )
+
+
+Change = Callable[[Batch], Batch | None]
+
+
+class BatchStore:
+    def __init__(self, table: TableClient | None = None) -> None:
+        self._table = table
+
+    @property
+    def table(self) -> TableClient:
+        if self._table is None:
+            self._table = analyses_table()
+        return self._table
+
+    def _read(self, owner: str, batch_id: str) -> TableEntity | None:
+        with storage_errors("read batch"):
+            try:
+                return self.table.get_entity(owner, batch_row_key(batch_id))
+            except ResourceNotFoundError:
+                return None
+
+    def get(self, owner: str, batch_id: str) -> Batch | None:
+        entity = self._read(owner, batch_id)
+        return batch_from_entity(entity) if entity else None
+
+    def change(
+        self, owner: str, batch_id: str, change: Change, *, ended_too: bool = False
+    ) -> Batch | None:
+        """Apply `change` to a batch that has not ended, under its ETag; None when unknown.
+
+        `change` returns the batch as it should be, or None to leave it; a batch that has
+        ended is returned as it is, unless `ended_too` (a cancel recording how its children
+        ended).
+        """
+        for _ in range(_CONFLICT_RETRIES):
+            entity = self._read(owner, batch_id)
+            if entity is None:
+                return None
+            current = batch_from_entity(entity)
+            updated = None if current.finished and not ended_too else change(current)
+            if updated is None:
+                return current
+            with storage_errors("update batch"):
+                try:
+                    self.table.update_entity(
+                        batch_row(updated),
+                        mode=UpdateMode.REPLACE,
+                        etag=entity.metadata["etag"],
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                except (ResourceModifiedError, ResourceNotFoundError):
+                    continue
+            return updated
+        raise StorageFailed(f"batch {batch_id} kept changing under concurrent updates")
+
+    def page(self, owner: str, limit: int, cursor: str | None) -> tuple[list[Batch], str | None]:
+        """That owner's batches, newest first; the cursor is opaque to callers."""
+        after = decode_cursor(cursor) if cursor else None
+        rows = batch_rows()
+        with storage_errors("list batches"):
+            entities = self.table.query_entities(
+                "PartitionKey eq @owner and RowKey ge @lo and RowKey lt @hi",
+                parameters={"owner": owner, "lo": rows.lo, "hi": rows.hi},
+            )
+            batches = [batch_from_entity(e) for e in entities]
+        batches.sort(key=lambda b: (b.created_at, b.id), reverse=True)
+        if after is not None:
+            batches = [b for b in batches if (b.created_at, b.id) < after]
+        page = batches[:limit]
+        more = len(batches) > limit
+        return page, encode_cursor(page[-1].created_at, page[-1].id) if more else None
+
+
+def with_item(batch: Batch, item: BatchItem) -> Batch:
+    items = [item if old.id == item.id else old for old in batch.items]
+    return batch.model_copy(update={"items": items})
+

@@ -10,12 +10,13 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from api.callers import owner_of
 from api.responses import base_url, error_boundary, error_response, json_response
@@ -135,6 +136,21 @@ def find_job(req: func.HttpRequest) -> Job:
     return job
 
 
+def read_submission[R: BaseModel](
+    req: func.HttpRequest, settings: Settings, parse: Callable[[bytes], R]
+) -> tuple[str, R, IdempotencyClaim | None]:
+    """A POST that starts work: its caller, its body as `parse` reads it (within
+    MAX_BODY_BYTES), and the claim of its Idempotency-Key, if it has one."""
+    owner = owner_of(req)
+    body = limited_body(req, settings.max_body_bytes)
+    key = req.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None:
+        check_idempotency_key(key)
+    request = parse(body)
+    claim = IdempotencyClaim.of(owner, key, request) if key is not None else None
+    return owner, request, claim
+
+
 @bp.route(route="analyses", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 @error_boundary
@@ -142,13 +158,7 @@ async def submit_analysis(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     settings = get_settings()
-    owner = owner_of(req)
-    body = limited_body(req, settings.max_body_bytes)
-    key = req.headers.get(IDEMPOTENCY_HEADER)
-    if key is not None:
-        check_idempotency_key(key)
-    request = parse_request(body)
-    claim = IdempotencyClaim.of(owner, key, request) if key is not None else None
+    owner, request, claim = read_submission(req, settings, parse_request)
     job = Job(
         id=uuid.uuid4().hex,
         owner=owner,

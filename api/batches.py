@@ -19,7 +19,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from pydantic import BaseModel
 
-from api.analyses import IDEMPOTENCY_HEADER, RETRY_AFTER_SECONDS, limited_body, page_limit
+from api.analyses import RETRY_AFTER_SECONDS, page_limit, read_submission
 from api.callers import owner_of
 from api.pages import document_response
 from api.responses import base_url, error_boundary, error_response, json_response
@@ -38,7 +38,7 @@ from shared.errors import (
 )
 from shared.render.memo_html import render_report_html
 from shared.settings import Settings, get_settings
-from shared.store.admission import Admission, IdempotencyClaim, check_idempotency_key
+from shared.store.admission import Admission
 from shared.store.artifacts import ArtifactStore, comparison_blob, comparison_chart_blob
 from shared.store.batches import BatchStore, batch_row
 from shared.store.jobs import JobStore, job_row
@@ -150,13 +150,9 @@ async def submit_batch(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     settings = get_settings()
-    owner = owner_of(req)
-    body = limited_body(req, settings.max_body_bytes)
-    key = req.headers.get(IDEMPOTENCY_HEADER)
-    if key is not None:
-        check_idempotency_key(key)
-    request = parse_batch(body, settings.batch_max_tickers)
-    claim = IdempotencyClaim.of(owner, key, request) if key is not None else None
+    owner, request, claim = read_submission(
+        req, settings, lambda body: parse_batch(body, settings.batch_max_tickers)
+    )
     batch, jobs = new_batch(owner, request.tickers)
     rows = [batch_row(batch), *(job_row(job) for job in jobs)]
     admitted = await asyncio.to_thread(

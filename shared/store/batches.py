@@ -21,19 +21,11 @@ from shared.domain.batches import Batch, BatchCounts, BatchItem
 from shared.domain.models import JobError, JobStatus, Stage
 from shared.errors import StorageFailed
 from shared.store.clients import analyses_table, storage_errors
-from shared.store.jobs import clean, decode_cursor, encode_cursor
+from shared.store.jobs import as_utc, clean, decode_cursor, encode_cursor
 from shared.store.rows import batch_row_key, batch_rows
 
 _CONFLICT_RETRIES = 8
 _ITEMS = TypeAdapter(list[BatchItem])
-
-
-def _as_utc(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value))
 
 
 def batch_row(batch: Batch) -> dict[str, Any]:
@@ -67,9 +59,9 @@ def batch_from_entity(entity: dict[str, Any]) -> Batch:
         id=entity["BatchId"],
         owner=entity["PartitionKey"],
         status=JobStatus(entity["Status"]),
-        created_at=_as_utc(entity["CreatedAt"]) or datetime.now(UTC),
-        started_at=_as_utc(entity.get("StartedAt")),
-        completed_at=_as_utc(entity.get("CompletedAt")),
+        created_at=as_utc(entity["CreatedAt"]) or datetime.now(UTC),
+        started_at=as_utc(entity.get("StartedAt")),
+        completed_at=as_utc(entity.get("CompletedAt")),
         items=_ITEMS.validate_json(entity.get("Items") or "[]"),
         error=error,
         report_blob=entity.get("ReportBlob") or None,

@@ -35,7 +35,8 @@ from shared.store.rows import job_row_key, job_rows, log_rows
 _CONFLICT_RETRIES = 5
 
 
-def _as_utc(value: Any) -> datetime | None:
+def as_utc(value: Any) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime (the table may hand back naive ones)."""
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -82,9 +83,9 @@ def job_from_entity(entity: dict[str, Any]) -> Job:
         ticker=entity["Ticker"],
         status=JobStatus(entity["Status"]),
         stage=Stage(entity["Stage"]),
-        created_at=_as_utc(entity["CreatedAt"]) or datetime.now(UTC),
-        started_at=_as_utc(entity.get("StartedAt")),
-        completed_at=_as_utc(entity.get("CompletedAt")),
+        created_at=as_utc(entity["CreatedAt"]) or datetime.now(UTC),
+        started_at=as_utc(entity.get("StartedAt")),
+        completed_at=as_utc(entity.get("CompletedAt")),
         verdict=Verdict(entity["Verdict"]) if entity.get("Verdict") else None,
         confidence=entity.get("Confidence"),
         grounding=Grounding(entity["Grounding"]) if entity.get("Grounding") else None,

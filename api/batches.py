@@ -24,7 +24,7 @@ from api.callers import owner_of
 from api.pages import document_response
 from api.responses import base_url, error_boundary, error_response, json_response
 from shared import names, telemetry
-from shared.contracts import BatchChild, BatchInput, RetryPolicy
+from shared.contracts import BatchChild, BatchInput, FailJob, RetryPolicy
 from shared.domain.batches import Batch, BatchItem, BatchPage, BatchView, parse_tickers
 from shared.domain.models import TERMINAL_STATUSES, Accepted, Job, JobError, JobStatus, Stage
 from shared.errors import (
@@ -107,7 +107,7 @@ def _fail_unstarted(batch: Batch) -> None:
     now = datetime.now(UTC)
     jobs = JobStore()
     for item in batch.items:
-        jobs.cancel(batch.owner, item.id, now)
+        jobs.fail(FailJob(job_id=item.id, owner=batch.owner, error=error, at=now))
     BatchStore().change(
         batch.owner,
         batch.id,

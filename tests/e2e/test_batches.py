@@ -184,3 +184,19 @@ def test_a_bad_batch_is_refused_and_writes_nothing(
     assert error.get("field") == field
     assert error.get("value") == value
     assert counts.snapshot() == before
+
+
+def test_an_idempotency_key_names_one_batch(host: DevHost, counts: StorageCounts) -> None:
+    key = f"batch-{time.monotonic_ns()}"
+    first = submit_batch(host, {"tickers": ["IDA", "IDB"]}, **{"Idempotency-Key": key})
+    assert first.status_code == 202, first.text
+    after_first = counts.snapshot()
+    # The same tickers, spelled otherwise, are the same batch.
+    again = submit_batch(host, {"tickers": ["ida", " IDB", "IDA"]}, **{"Idempotency-Key": key})
+    assert again.status_code == 202 and again.json() == first.json()
+    other = submit_batch(host, {"tickers": ["IDA", "IDC"]}, **{"Idempotency-Key": key})
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_conflict"
+    snapshot = counts.snapshot()
+    assert snapshot["entities"] == after_first["entities"]
+    follow_batch(host, first.json()["statusQueryGetUri"])

@@ -1,6 +1,7 @@
 """The analyst page, served by the function app itself, and the views it needs beside the API.
 
-- `GET /api/ui`, `GET /api/ui/{asset}`: the page and its script and stylesheet (`api/static/`).
+- `GET /api/ui`, `GET /api/ui/{asset}`: the page and its script and stylesheet (`api/static/`),
+  with the server's ticker rule and `BATCH_MAX_TICKERS` filled in, so the page checks as it does.
   Anonymous on purpose: they hold no data and no secret, and a key in the page's URL is what we
   must avoid. Every call the page makes goes to the function-level API below and in analyses.py.
 - `GET /api/analyses/{id}/chart.svg`: the ticker against SPY from the stored evidence.
@@ -70,11 +71,13 @@ def _asset(body: bytes, content_type: str) -> Asset:
 
 
 @lru_cache(maxsize=4)
-def page(auth_mode: str) -> Asset:
-    """index.html with the auth mode and the server's ticker rule filled in."""
+def page(auth_mode: str, batch_max_tickers: int) -> Asset:
+    """index.html with the auth mode, the server's ticker rule and its batch size filled in."""
     template = (STATIC / "index.html").read_text(encoding="utf-8")
-    html = template.replace("{{AUTH_MODE}}", escape(auth_mode)).replace(
-        "{{TICKER_PATTERN}}", escape(ticker_pattern())
+    html = (
+        template.replace("{{AUTH_MODE}}", escape(auth_mode))
+        .replace("{{TICKER_PATTERN}}", escape(ticker_pattern()))
+        .replace("{{BATCH_MAX_TICKERS}}", str(batch_max_tickers))
     )
     return _asset(html.encode("utf-8"), "text/html; charset=utf-8")
 
@@ -100,8 +103,9 @@ def _serve(req: func.HttpRequest, asset: Asset, headers: dict[str, str]) -> func
 @bp.route(route="ui", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @error_boundary
 async def ui_page(req: func.HttpRequest) -> func.HttpResponse:
-    mode = "easyauth" if get_settings().auth_mode == "easyauth" else "function-key"
-    return _serve(req, page(mode), {
+    settings = get_settings()
+    mode = "easyauth" if settings.auth_mode == "easyauth" else "function-key"
+    return _serve(req, page(mode, settings.batch_max_tickers), {
         "Content-Security-Policy": PAGE_CSP,
         "X-Frame-Options": "DENY",
     })

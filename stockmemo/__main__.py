@@ -1,52 +1,124 @@
-"""`python -m stockmemo analyze TICKER [--api URL]`: submit, follow the stages, print the memo."""
+"""`python -m stockmemo analyze TICKER [TICKER ...] [--api URL]`: submit, follow the stages, print
+the memo; with several tickers, submit them as one batch, follow each ticker's stage, and print
+the comparison memo."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from typing import Any
 
-from stockmemo.client import DEFAULT_API, ApiError, MemoClient
+from stockmemo.client import DEFAULT_API, ApiError, ChildChange, MemoClient
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
 EXIT_UNREACHABLE = 3
 
 
+def tickers_of(values: list[str]) -> list[str]:
+    """The tickers as given (`AAPL MSFT` or `AAPL,MSFT`), upper-cased, each once, in order."""
+    tickers: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            ticker = part.strip().upper()
+            if ticker and ticker not in tickers:
+                tickers.append(ticker)
+    return tickers
+
+
 def analyze(args: argparse.Namespace) -> int:
     client = MemoClient(args.api, os.environ.get("STOCKMEMO_API_KEY"), timeout=args.http_timeout)
+    tickers = tickers_of(args.tickers)
     try:
-        accepted = client.submit(args.ticker)
-        print(f"submitted {args.ticker.upper()}: job {accepted['id']}", file=sys.stderr)
-        job: dict = {}
-        for job in client.follow(accepted["statusQueryGetUri"], timeout=args.wait):
-            print(f"  stage: {job['stage']}", file=sys.stderr)
-        if job.get("status") != "completed":
-            error = job.get("error") or {}
-            code = error.get("code", job.get("status", "failed"))
-            print(f"error: {code}: {error.get('message', 'the job did not complete')}",
-                  file=sys.stderr)
-            return EXIT_FAILED
-        print(client.report(job["report_url"]))
-        print(
-            f"verdict {job.get('verdict')} at confidence {job.get('confidence')}; "
-            f"stored as reports/{job['ticker']}/{job['id']}/memo.md "
-            f"(and evidence.json); report URL {job['report_url']}",
-            file=sys.stderr,
-        )
-        return 0
+        if len(tickers) > 1:
+            return analyze_batch(client, tickers, args.wait)
+        # One ticker (or none that survived the split: the server says why) is one analysis.
+        ticker = tickers[0] if tickers else " ".join(args.tickers)
+        return analyze_one(client, ticker, args.wait)
     except ApiError as exc:
-        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        print(f"error: {exc.code}: {exc.message}{refusal_details(exc)}", file=sys.stderr)
         if exc.status == 0:
             return EXIT_UNREACHABLE
         return EXIT_REFUSED if 400 <= exc.status < 500 else EXIT_FAILED
 
 
+def refusal_details(exc: ApiError) -> str:
+    facts = []
+    if exc.field:
+        facts.append(f"field {exc.field}")
+    if exc.value is not None:
+        facts.append(f"value {exc.value!r}")
+    if exc.retry_after:
+        facts.append(f"retry after {exc.retry_after}s")
+    return f" ({', '.join(facts)})" if facts else ""
+
+
+def analyze_one(client: MemoClient, ticker: str, wait: float) -> int:
+    accepted = client.submit(ticker)
+    print(f"submitted {ticker.upper()}: job {accepted['id']}", file=sys.stderr)
+    job: dict[str, Any] = {}
+    for job in client.follow(accepted["statusQueryGetUri"], timeout=wait):
+        print(f"  stage: {job['stage']}", file=sys.stderr)
+    if job.get("status") != "completed":
+        error = job.get("error") or {}
+        code = error.get("code", job.get("status", "failed"))
+        print(f"error: {code}: {error.get('message', 'the job did not complete')}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    print(client.report(job["report_url"]))
+    print(
+        f"verdict {job.get('verdict')} at confidence {job.get('confidence')}; "
+        f"stored as reports/{job['ticker']}/{job['id']}/memo.md "
+        f"(and evidence.json); report URL {job['report_url']}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def change_line(change: ChildChange) -> str:
+    """`  AAPL stage: writing_memo`; a failed child with its code and message, a completed one
+    with its verdict."""
+    item = change.item
+    line = f"  {item['ticker']} stage: {change.stage}"
+    if change.stage == "failed":
+        error = change.error or {}
+        code = item.get("error_code") or error.get("code") or "failed"
+        message = error.get("message")
+        line += f" ({code}{': ' + message if message else ''})"
+    elif change.stage == "completed":
+        line += f" (verdict {item.get('verdict')} at confidence {item.get('confidence')})"
+    return line
+
+
+def analyze_batch(client: MemoClient, tickers: list[str], wait: float) -> int:
+    accepted = client.submit_batch(tickers)
+    print(f"submitted {', '.join(tickers)}: batch {accepted['id']}", file=sys.stderr)
+    batch: dict[str, Any] = {}
+    for seen, changes in client.follow_batch(accepted["statusQueryGetUri"], timeout=wait):
+        batch = seen
+        for change in changes:
+            print(change_line(change), file=sys.stderr)
+    counts = batch.get("counts") or {}
+    tally = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no analyses"
+    if batch.get("status") != "completed":
+        error = batch.get("error") or {}
+        code = error.get("code", batch.get("status", "failed"))
+        message = error.get("message", f"the batch did not complete ({tally})")
+        print(f"error: {code}: {message}", file=sys.stderr)
+        return EXIT_FAILED
+    print(client.report(batch["report_url"]))
+    print(f"batch {batch['id']}: {tally}; report URL {batch['report_url']}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stockmemo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("analyze", help="write a research memo for one ticker")
-    run.add_argument("ticker")
+    run = commands.add_parser(
+        "analyze", help="write a research memo for one ticker, or compare several")
+    run.add_argument("tickers", nargs="+", metavar="TICKER",
+                     help="one ticker, or several (spaces or commas) to compare as one batch")
     run.add_argument("--api", default=os.environ.get("STOCKMEMO_API_URL", DEFAULT_API),
                      help=f"base URL of the API (default {DEFAULT_API})")
     run.add_argument("--wait", type=float, default=900, help="seconds to wait for the memo")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,11 +18,23 @@ TERMINAL = {"completed", "failed", "cancelled"}
 class ApiError(Exception):
     """The API answered with an error body (or not at all)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        value: str | None = None,
+        retry_after: str | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.field = field  # the part of the request refused, e.g. "tickers[1]"
+        self.value = value  # the offending input, as the server read it
+        self.retry_after = retry_after  # a 429's Retry-After, in seconds
 
 
 @dataclass
@@ -53,10 +66,14 @@ class MemoClient:
                 return Response(answer.status, dict(answer.headers), answer.read())
         except urllib.error.HTTPError as exc:
             payload = exc.read()
+            retry_after = exc.headers.get("Retry-After") if exc.code == 429 else None
             try:
                 error = json.loads(payload)["error"]
-                raise ApiError(exc.code, error["code"], error["message"]) from exc
-            except (ValueError, KeyError, TypeError):
+                raise ApiError(
+                    exc.code, error["code"], error["message"], field=error.get("field"),
+                    value=error.get("value"), retry_after=retry_after,
+                ) from exc
+            except (ValueError, KeyError, TypeError, AttributeError):
                 text = payload[:200].decode(errors="replace")
                 raise ApiError(exc.code, f"http_{exc.code}", text) from exc
         except urllib.error.URLError as exc:
@@ -66,6 +83,16 @@ class MemoClient:
         answer = self._request("POST", f"{self.api}/api/analyses", {"ticker": ticker})
         result: dict[str, Any] = answer.json()
         return result
+
+    def submit_batch(self, tickers: list[str]) -> dict[str, Any]:
+        answer = self._request("POST", f"{self.api}/api/batches", {"tickers": tickers})
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        quoted = urllib.parse.quote(job_id, safe="")
+        job: dict[str, Any] = self._request("GET", f"{self.api}/api/analyses/{quoted}").json()
+        return job
 
     def status(self, url: str) -> tuple[dict[str, Any], float]:
         answer = self._request("GET", url)
@@ -92,3 +119,58 @@ class MemoClient:
             if time.monotonic() > deadline:
                 raise ApiError(0, "client_timeout", f"the job did not finish within {timeout}s")
             sleep(min(max(retry_after, 0.2), 5.0) if retry_after else 1.0)
+
+    def follow_batch(
+        self, url: str, timeout: float = 900, sleep: Callable[[float], None] = time.sleep
+    ) -> Iterator[tuple[dict[str, Any], list[ChildChange]]]:
+        """Yield the batch with its children's changes since the last yield, each time a child
+        moves (or the batch ends), until it ends (or `timeout` passes).
+
+        A child's status comes from the batch; the batch does not carry stages, so each running
+        child's stage is read from its own job, and a failed child's job once, for its error.
+        """
+        deadline = time.monotonic() + timeout
+        seen: dict[str, str] = {}
+        while True:
+            batch, retry_after = self.status(url)
+            changes = []
+            for item in batch.get("items", []):
+                job = None
+                if item["status"] in TERMINAL or item["status"] == "queued":
+                    stage = item["status"]
+                    if item["status"] == "failed":
+                        job = self._child_or_none(item["id"])
+                else:
+                    job = self._child_or_none(item["id"])
+                    stage = job.get("stage") if job else None
+                    # Unread this time, or ended but not yet in the batch: the next poll says.
+                    if not isinstance(stage, str) or stage in TERMINAL:
+                        continue
+                if seen.get(item["id"]) != stage:
+                    seen[item["id"]] = stage
+                    changes.append(ChildChange(item, stage, (job or {}).get("error")))
+            if changes or batch.get("status") in TERMINAL:
+                yield batch, changes
+            if batch.get("status") in TERMINAL:
+                return
+            if time.monotonic() > deadline:
+                raise ApiError(0, "client_timeout", f"the batch did not finish within {timeout}s")
+            sleep(min(max(retry_after, 0.2), 5.0) if retry_after else 1.0)
+
+    def _child_or_none(self, job_id: str) -> dict[str, Any] | None:
+        """A child's job, or None when reading it failed this time (the next poll tries again)."""
+        try:
+            return self.job(job_id)
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                raise
+            return None
+
+
+@dataclass(frozen=True)
+class ChildChange:
+    """One child of a batch reached `stage` (its error, once it has failed)."""
+
+    item: dict[str, Any]
+    stage: str
+    error: dict[str, Any] | None = None

@@ -1,4 +1,7 @@
 // The analyst page: submit a ticker, follow its stages, read the memo. Same-origin calls only.
+// Several tickers (commas or spaces between them) are one batch: each ticker is an ordinary job
+// whose stage is polled from that job, its status comes from the batch, and the comparison memo
+// and its chart follow once the batch has completed.
 //
 // Auth: with AUTH_MODE=easyauth the platform session cookie goes with every same-origin fetch.
 // Otherwise (function keys in Azure) the page asks for a key the first time the API answers 401
@@ -35,19 +38,24 @@
   // The memo as HTML. Temporary route of api/pages.py until `report?format=html` is wired.
   const memoHtmlPath = (id) => `/api/analyses/${encodeURIComponent(id)}/report?format=html`;
   const jobPath = (id) => `/api/analyses/${encodeURIComponent(id)}`;
+  const batchPath = (id) => `/api/batches/${encodeURIComponent(id)}`;
 
   const $ = (id) => document.getElementById(id);
   const authMode = document.querySelector('meta[name="stockmemo-auth"]')?.content || "function-key";
 
   let following = 0; // bumps whenever another job is opened, so an older poll loop stops
   let currentJobId = null;
+  let currentBatchId = null;
   const objectUrls = new Set();
 
   class ApiError extends Error {
-    constructor(status, code, message) {
+    constructor(status, code, message, { field = null, value = null, retryAfter = null } = {}) {
       super(message);
       this.status = status;
       this.code = code;
+      this.field = field; // which part of the request, e.g. "tickers[1]"
+      this.value = value; // the offending input, as the server read it
+      this.retryAfter = retryAfter; // seconds, on a 429
     }
   }
 
@@ -86,16 +94,23 @@
     if (!response.ok) {
       let code = "http_" + response.status;
       let message = `The service answered ${response.status}.`;
+      const details = {};
       try {
         const error = (await response.json()).error;
         if (error && typeof error.message === "string") {
           code = String(error.code || code);
           message = error.message;
+          if (typeof error.field === "string") details.field = error.field;
+          if (typeof error.value === "string") details.value = error.value;
         }
       } catch (_) {
         // not our JSON error body: keep the generic message
       }
-      throw new ApiError(response.status, code, message);
+      if (response.status === 429 && response.headers.get("Retry-After")) {
+        const seconds = Number(response.headers.get("Retry-After"));
+        if (Number.isFinite(seconds)) details.retryAfter = seconds;
+      }
+      throw new ApiError(response.status, code, message, details);
     }
     return response;
   }
@@ -154,22 +169,65 @@
     }
   }
 
+  // The tickers in the field: split on commas and white space, upper-cased, each once, in order.
+  function tickersIn(text) {
+    const tickers = [];
+    for (const part of text.split(/[\s,]+/u)) {
+      const ticker = part.toUpperCase();
+      if (ticker && !tickers.includes(ticker)) tickers.push(ticker);
+    }
+    return tickers;
+  }
+
+  function maxBatchTickers() {
+    const max = Number($("ticker").dataset.maxTickers);
+    return Number.isInteger(max) && max >= 2 ? max : Infinity;
+  }
+
+  // A refused request in plain words: the server's message, then its code, field and value.
+  function describeRefusal(error) {
+    const parts = [error.message];
+    const facts = [];
+    if (error.code && error.status > 0) facts.push(`code ${error.code}`);
+    if (error.field) facts.push(`field ${error.field}`);
+    if (error.value !== null && error.value !== undefined) facts.push(`value “${error.value}”`);
+    if (facts.length) parts.push(`(${facts.join(", ")})`);
+    if (error.status === 429 && Number.isFinite(error.retryAfter)) {
+      const minutes = Math.max(1, Math.ceil(error.retryAfter / 60));
+      parts.push(`Try again in about ${minutes} minute${minutes === 1 ? "" : "s"}.`);
+    }
+    return parts.join(" ");
+  }
+
   async function onSubmit(event) {
     event.preventDefault();
     const input = $("ticker");
-    const ticker = input.value.trim().toUpperCase();
+    const tickers = tickersIn(input.value);
     const rule = tickerRule();
-    if (!ticker) {
+    if (tickers.length === 0) {
       showFieldError("Enter a ticker, for example MSFT.");
       input.focus();
       return;
     }
-    if (rule && !rule.test(ticker)) {
-      showFieldError("A ticker is 1–10 letters, digits, “.” or “-”.");
+    const bad = rule ? tickers.find((t) => !rule.test(t)) : undefined;
+    if (bad !== undefined) {
+      showFieldError(tickers.length === 1
+        ? "A ticker is 1–10 letters, digits, “.” or “-”."
+        : `“${bad}” is not a ticker: a ticker is 1–10 letters, digits, “.” or “-”.`);
+      input.focus();
+      return;
+    }
+    if (tickers.length > maxBatchTickers()) {
+      showFieldError(`A comparison takes 2 to ${maxBatchTickers()} tickers; this has ${tickers.length}.`);
       input.focus();
       return;
     }
     showFieldError("");
+    if (tickers.length > 1) {
+      await submitBatch(tickers);
+      return;
+    }
+    const ticker = tickers[0];
     const button = $("ticker-submit");
     button.disabled = true;
     try {
@@ -183,6 +241,25 @@
     } catch (error) {
       showFieldError(error.message);
       // After a 401/403 the key or sign-in panel has the focus: leave it there.
+      if (error.status !== 401 && error.status !== 403) input.focus();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function submitBatch(tickers) {
+    const input = $("ticker");
+    const button = $("ticker-submit");
+    button.disabled = true;
+    try {
+      const response = await api("/api/batches", { method: "POST", body: { tickers } });
+      const created = await response.json();
+      input.value = "";
+      for (const ticker of [...tickers].reverse()) rememberTicker(ticker);
+      openBatch(created.id, { tickers, firstWait: retryAfterMs(response) });
+      refreshHistory();
+    } catch (error) {
+      showFieldError(describeRefusal(error));
       if (error.status !== 401 && error.status !== 403) input.focus();
     } finally {
       button.disabled = false;
@@ -247,9 +324,14 @@
     return `${ticker}: ${STAGE_NAMES[job.stage] || job.stage}…`;
   }
 
-  function resetJobView(id, ticker) {
+  function revokeObjectUrls() {
     for (const url of objectUrls) URL.revokeObjectURL(url);
     objectUrls.clear();
+  }
+
+  function resetJobView(id, ticker) {
+    revokeObjectUrls();
+    $("batch").hidden = true;
     $("job").hidden = false;
     $("job").dataset.jobId = id;
     $("job-heading").textContent = ticker ? `Analysis of ${ticker}` : "Analysis";
@@ -268,6 +350,7 @@
   async function openJob(id, known = {}) {
     const token = ++following;
     currentJobId = id;
+    currentBatchId = null;
     if (location.hash !== `#job=${id}`) history.replaceState(null, "", `#job=${id}`);
     resetJobView(id, known.ticker);
     let lastStatus = null;
@@ -444,7 +527,230 @@
       temporary.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
     } catch (error) {
-      showJobError(`The download failed: ${error.message}`);
+      const box = link.closest("section").querySelector(".error-box");
+      box.textContent = `The download failed: ${error.message}`;
+      box.hidden = false;
+    }
+  }
+
+  // ---- a batch: each ticker's progress, then the comparison ------------------------------------
+
+  // The furthest stage each child has shown, by job id, so a late answer never moves it back.
+  let childStages = new Map();
+  // Each failed child's own job (read once), for the message and stage of its failure.
+  let childFailures = new Map();
+
+  function resetBatchView(id, tickers) {
+    revokeObjectUrls();
+    $("job").hidden = true;
+    $("batch").hidden = false;
+    $("batch").dataset.batchId = id;
+    $("batch").dataset.status = "queued";
+    $("batch-heading").textContent = tickers && tickers.length
+      ? `Comparison of ${tickers.join(", ")}` : "Comparison";
+    $("batch-meta").textContent = `Batch ${id}`;
+    $("batch-status").textContent = "";
+    $("batch-error").hidden = true;
+    $("batch-error").textContent = "";
+    $("batch-result").hidden = true;
+    $("comparison").replaceChildren();
+    $("batch-chart-img").removeAttribute("src");
+    $("batch-rows").replaceChildren();
+    childStages = new Map();
+    childFailures = new Map();
+    markCurrentInHistory();
+  }
+
+  function showBatchError(message) {
+    const box = $("batch-error");
+    box.textContent = message;
+    box.hidden = false;
+  }
+
+  const STAGE_ORDER = [...STAGES, "completed", "failed", "cancelled"];
+
+  function furthestStage(id, stage) {
+    const before = childStages.get(id);
+    if (before === undefined || STAGE_ORDER.indexOf(stage) > STAGE_ORDER.indexOf(before)) {
+      childStages.set(id, stage);
+    }
+    return childStages.get(id);
+  }
+
+  // The stage of each child: terminal children take their status from the batch, queued ones
+  // are queued, and a running one is read from its own job (the batch does not carry stages).
+  async function pollChildren(batch) {
+    const running = batch.items.filter((item) => item.status === "running");
+    const failed = batch.items.filter((item) => item.status === "failed" && !childFailures.has(item.id));
+    const answers = await Promise.allSettled([...running, ...failed].map((item) =>
+      api(jobPath(item.id)).then((response) => response.json())));
+    for (const answer of answers) {
+      if (answer.status !== "fulfilled") continue; // shown again at the next poll
+      const job = answer.value;
+      if (job.status === "failed") childFailures.set(job.id, job);
+      else furthestStage(job.id, job.stage);
+      updateHistoryEntry(job);
+    }
+    for (const item of batch.items) {
+      if (item.status === "queued") furthestStage(item.id, "queued");
+      else if (TERMINAL.has(item.status)) furthestStage(item.id, item.status);
+    }
+  }
+
+  function outcomeText(item) {
+    if (item.status === "completed") {
+      const verdict = item.verdict ? item.verdict.toUpperCase() : "no verdict";
+      const confidence = typeof item.confidence === "number" ? item.confidence.toFixed(2) : "n/a";
+      return `${verdict}, confidence ${confidence}`;
+    }
+    if (item.status === "failed") {
+      const job = childFailures.get(item.id);
+      const code = item.error_code || job?.error?.code || "error";
+      const where = job?.error?.stage ? ` while ${STAGE_NAMES[job.error.stage] || job.error.stage}` : "";
+      const message = job?.error?.message ? `: ${job.error.message}` : "";
+      return `Failed${where} (${code})${message}`;
+    }
+    if (item.status === "cancelled") return "Cancelled";
+    return "";
+  }
+
+  function batchRow(item) {
+    const row = document.createElement("tr");
+    row.dataset.jobId = item.id;
+    const ticker = document.createElement("th");
+    ticker.scope = "row";
+    const link = document.createElement("a");
+    link.href = `#job=${item.id}`; // the child is an ordinary job: open it on its own
+    link.textContent = item.ticker;
+    link.title = `Open the analysis of ${item.ticker}`;
+    ticker.append(link);
+    const stage = document.createElement("td");
+    stage.className = "batch-stage";
+    const status = document.createElement("td");
+    const statusBadge = document.createElement("span");
+    status.append(statusBadge);
+    const outcome = document.createElement("td");
+    outcome.className = "batch-outcome";
+    row.append(ticker, stage, status, outcome);
+    return row;
+  }
+
+  function renderBatchRows(batch) {
+    const body = $("batch-rows");
+    for (const item of batch.items) {
+      let row = body.querySelector(`tr[data-job-id="${CSS.escape(item.id)}"]`);
+      if (!row) {
+        row = batchRow(item);
+        body.append(row);
+      }
+      const stage = childStages.get(item.id) || "queued";
+      row.dataset.ticker = item.ticker;
+      row.dataset.stage = stage;
+      row.dataset.status = item.status;
+      row.querySelector(".batch-stage").textContent = STAGE_NAMES[stage] || stage;
+      badge(row.cells[2].firstElementChild, item.status, item.status);
+      row.querySelector(".batch-outcome").textContent = outcomeText(item);
+    }
+  }
+
+  function describeBatch(batch) {
+    const counts = batch.counts || {};
+    const total = batch.items.length;
+    const finished = (counts.completed || 0) + (counts.failed || 0) + (counts.cancelled || 0);
+    const tally = ["completed", "failed", "cancelled"]
+      .filter((status) => counts[status]).map((status) => `${counts[status]} ${status}`).join(", ");
+    if (batch.status === "completed") return `Comparison ready: ${tally || "no analyses"}.`;
+    if (batch.status === "failed") return `The comparison failed (${tally || "no analyses finished"}).`;
+    if (batch.status === "cancelled") return `The batch was cancelled (${tally || "no analyses finished"}).`;
+    if (batch.status === "queued") return `Batch of ${total} queued…`;
+    return `${finished} of ${total} analyses finished${tally ? ` (${tally})` : ""}…`;
+  }
+
+  async function openBatch(id, known = {}) {
+    const token = ++following;
+    currentBatchId = id;
+    currentJobId = null;
+    if (location.hash !== `#batch=${id}`) history.replaceState(null, "", `#batch=${id}`);
+    resetBatchView(id, known.tickers);
+    let lastText = null;
+    let wait = known.firstWait;
+    if (known.tickers) {
+      lastText = `Batch of ${known.tickers.length} queued…`;
+      $("batch-status").textContent = lastText;
+      announce(lastText);
+    }
+    if (known.focus) $("batch-heading").focus();
+    while (token === following) {
+      if (wait !== undefined) await sleep(wait);
+      if (token !== following) return;
+      let response;
+      let batch;
+      try {
+        response = await api(batchPath(id));
+        batch = await response.json();
+        await pollChildren(batch);
+      } catch (error) {
+        if (error.status === 404 || error.status === 401 || error.status === 403) {
+          showBatchError(error.message);
+          return;
+        }
+        $("batch-status").textContent = `${error.message} Retrying…`;
+        wait = DEFAULT_WAIT_MS * 2;
+        continue;
+      }
+      if (token !== following) return;
+      $("batch-heading").textContent = `Comparison of ${batch.tickers.join(", ")}`;
+      $("batch").dataset.status = batch.status;
+      renderBatchRows(batch);
+      const text = describeBatch(batch);
+      $("batch-status").textContent = text;
+      if (text !== lastText) {
+        announce(text);
+        lastText = text;
+      }
+      if (TERMINAL.has(batch.status)) {
+        await showComparison(batch, token);
+        refreshHistory();
+        return;
+      }
+      wait = retryAfterMs(response);
+    }
+  }
+
+  async function showComparison(batch, token) {
+    if (batch.status === "failed") {
+      const error = batch.error || {};
+      showBatchError(`The comparison could not be made (${error.code || "error"}): ${error.message || "the batch failed"}`);
+      return;
+    }
+    if (batch.status !== "completed") {
+      showBatchError("The batch was cancelled; there is no comparison.");
+      return;
+    }
+    try {
+      const [memoResponse, chartResponse] = await Promise.all([
+        api(`${batchPath(batch.id)}/report?format=html`, { accept: "text/html" }),
+        api(`${batchPath(batch.id)}/chart.svg`, { accept: "image/svg+xml" }),
+      ]);
+      const [html, chart] = await Promise.all([memoResponse.text(), chartResponse.blob()]);
+      if (token !== following) return;
+      // The same walls as the memo: sanitised by the server, checked again in an inert document.
+      $("comparison").replaceChildren(safeFragment(html));
+      const url = URL.createObjectURL(chart);
+      objectUrls.add(url);
+      const img = $("batch-chart-img");
+      img.src = url;
+      const charted = batch.items.filter((item) => item.status === "completed").map((item) => item.ticker);
+      img.alt = `Line chart: ${charted.join(", ") || "no ticker"} and the benchmark over the last year, closing prices rebased to 100.`;
+      $("batch-chart-caption").textContent =
+        "The completed tickers and the benchmark, closing prices rebased to 100; the legend names each line.";
+      const download = $("download-comparison");
+      download.href = `${batchPath(batch.id)}/report`;
+      download.download = `comparison-${batch.id}.md`;
+      download.dataset.accept = "text/markdown";
+      $("batch-result").hidden = false;
+    } catch (error) {
+      if (token === following) showBatchError(`The comparison could not be shown: ${error.message}`);
     }
   }
 
@@ -552,6 +858,7 @@
     $("ticker").focus();
     refreshHistory();
     if (currentJobId) openJob(currentJobId, {});
+    else if (currentBatchId) openBatch(currentBatchId, {});
   }
 
   function start() {
@@ -560,6 +867,7 @@
     $("history-refresh").addEventListener("click", refreshHistory);
     $("download-memo").addEventListener("click", onDownload);
     $("download-evidence").addEventListener("click", onDownload);
+    $("download-comparison").addEventListener("click", onDownload);
     $("key-form").addEventListener("submit", onKeySubmit);
     $("key-forget").addEventListener("click", () => {
       sessionStorage.removeItem(KEY_STORE);
@@ -573,10 +881,12 @@
     openFromHash();
   }
 
-  // `#job=<id>` opens that job: a link to one analysis, and the back button, work.
+  // `#job=<id>` opens that job, `#batch=<id>` that batch: links to them, and the back button, work.
   function openFromHash() {
-    const match = /^#job=([0-9a-zA-Z]+)$/.exec(location.hash);
-    if (match && match[1] !== currentJobId) openJob(match[1], {});
+    const match = /^#(job|batch)=([0-9a-zA-Z]+)$/.exec(location.hash);
+    if (!match) return;
+    if (match[1] === "job" && match[2] !== currentJobId) openJob(match[2], {});
+    if (match[1] === "batch" && match[2] !== currentBatchId) openBatch(match[2], {});
   }
 
   start();

@@ -1,5 +1,6 @@
-"""Jobs written straight into Azurite, for memos no writer would make: complete as persist leaves
-them (memo and evidence blobs, then the completed job row and its report-log row together)."""
+"""Jobs and batches written straight into Azurite, for memos no writer would make: complete as
+persist leaves them (memo and evidence blobs, then the completed job row and its report-log row
+together), and as the batch orchestration leaves a batch (comparison and chart, then its row)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,19 @@ from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
+from shared.domain.batches import Batch, BatchItem
 from shared.domain.evidence import NewsArticle, NewsResult, PriceSeries, QuantResult
 from shared.domain.models import Grounding, Job, JobStatus, Stage, Verdict
 from shared.render.memo import evidence_hash
 from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
-from shared.store.artifacts import ArtifactStore, evidence_blob, memo_blob
+from shared.store.artifacts import (
+    ArtifactStore,
+    comparison_blob,
+    comparison_chart_blob,
+    evidence_blob,
+    memo_blob,
+)
+from shared.store.batches import batch_row
 from shared.store.jobs import job_row
 from shared.store.rows import ReportLogRow
 
@@ -91,3 +100,36 @@ def follow(url: str, headers: dict[str, str], timeout: float = 90) -> dict[str, 
             return dict(job)
         time.sleep(0.1)
     raise AssertionError(f"{url} did not finish")
+
+
+def seed_completed_batch(
+    connection: str, items: list[BatchItem], comparison: str, chart_svg: str,
+    owner: str = OWNER,
+) -> str:
+    """A completed batch with these items, this comparison memo and this chart, written as the
+    batch orchestration leaves one (the blobs first, then the row); returns its id."""
+    batch_id = uuid.uuid4().hex
+    blobs = BlobServiceClient.from_connection_string(connection)
+    container = blobs.get_container_client(REPORTS_CONTAINER)
+    try:
+        container.create_container()
+    except ResourceExistsError:
+        pass
+    store = ArtifactStore(container)
+    store.write_once(comparison_blob(batch_id), comparison.encode(),
+                     "text/markdown; charset=utf-8")
+    store.write_once(comparison_chart_blob(batch_id), chart_svg.encode(),
+                     "image/svg+xml; charset=utf-8")
+    now = datetime.now(UTC)
+    batch = Batch(
+        id=batch_id, owner=owner, status=JobStatus.COMPLETED, created_at=now - timedelta(seconds=5),
+        started_at=now - timedelta(seconds=4), completed_at=now, items=items,
+        report_blob=comparison_blob(batch_id),
+    )
+    tables = TableServiceClient.from_connection_string(connection)
+    try:
+        tables.create_table(ANALYSES_TABLE)
+    except ResourceExistsError:
+        pass
+    tables.get_table_client(ANALYSES_TABLE).create_entity(batch_row(batch))
+    return batch_id

@@ -80,7 +80,7 @@ def new_batch(owner: str, tickers: list[str]) -> tuple[Batch, list[Job]]:
         )
         for ticker in tickers
     ]
-    items = [BatchItem(ticker=j.ticker, id=j.id, status=JobStatus.QUEUED) for j in jobs]
+    items = [BatchItem.of(job) for job in jobs]
     batch = Batch(id=batch_id, owner=owner, status=JobStatus.QUEUED, created_at=now, items=items)
     return batch, jobs
 

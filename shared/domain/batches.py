@@ -16,6 +16,7 @@ from shared.domain.models import (
     Job,
     JobError,
     JobStatus,
+    Stage,
     Verdict,
     normalize_ticker,
     optional_field,
@@ -76,9 +77,11 @@ class BatchItem(BaseModel):
     ticker: str
     id: str = Field(description="The child job's id: GET /api/analyses/{id}.")
     status: JobStatus
+    stage: Stage | None = optional_field("The child's stage, as its own job shows it.")
     verdict: Verdict | None = optional_field()
     confidence: float | None = Field(default=None, ge=0, le=1, exclude_if=lambda v: v is None)
     error_code: str | None = optional_field("Why the child failed.")
+    error_message: str | None = optional_field()
 
     @classmethod
     def of(cls, job: Job) -> BatchItem:
@@ -87,9 +90,11 @@ class BatchItem(BaseModel):
             ticker=job.ticker,
             id=job.id,
             status=job.status,
+            stage=job.stage,
             verdict=job.verdict,
             confidence=job.confidence,
             error_code=job.error.code if job.error else None,
+            error_message=job.error.message if job.error else None,
         )
 
 

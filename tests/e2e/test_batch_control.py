@@ -27,6 +27,7 @@ from tests.control import CONTROL_SETTING, Board
 from tests.e2e.conftest import StorageCounts
 from tests.e2e.step_gates import StepGates
 from tests.e2e.test_batches import follow_batch, submit_batch
+from tests.e2e.test_trust_callers import keyed_as, new_owner
 from tests.standins.openai_server import OpenAIStandIn
 from tests.trust.agents import agents
 
@@ -56,11 +57,14 @@ def reports(azurite: Azurite, prefix: str) -> list[str]:
     return [b.name for b in container.list_blobs(name_starts_with=prefix)]
 
 
-@pytest.fixture(scope="module")
-def quota_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHost]:
-    root = app_folder(tmp_path_factory.mktemp("batch_quota"), "StockMemoBatchQuota")
+@pytest.fixture
+def quota_host(azurite: Azurite, tmp_path: Path) -> Iterator[DevHost]:
+    """Function-scoped: its settings (AUTH_MODE above all) end with its test."""
+    root = app_folder(tmp_path, "StockMemoBatchQuota")
     with pytest.MonkeyPatch.context() as patch:
-        with app_settings(patch, azurite.connection_string, ANALYSES_PER_HOUR="5"):
+        with app_settings(
+            patch, azurite.connection_string, AUTH_MODE="easyauth", ANALYSES_PER_HOUR="5"
+        ):
             with DevHost("function_app:app", root=root, port=0) as host:
                 yield host
 
@@ -68,19 +72,21 @@ def quota_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> It
 def test_a_batch_counts_whole_against_the_hourly_quota(
     quota_host: DevHost, counts: StorageCounts
 ) -> None:
+    owner = new_owner()  # a caller of its own: the quota is per caller and clock hour
     before = counts.snapshot()
-    six = submit_batch(quota_host, {"tickers": ["QA", "QB", "QC", "QD", "QE", "QF"]})
+    six = submit_batch(quota_host, {"tickers": ["QA", "QB", "QC", "QD", "QE", "QF"]}, **owner)
     assert six.status_code == 429, six.text
     assert six.json()["error"]["code"] == "quota_exceeded"
     assert int(six.headers["Retry-After"]) > 0
     assert counts.snapshot() == before
 
-    five = submit_batch(quota_host, {"tickers": ["QA", "QB", "QC", "QD", "QE"]})
+    five = submit_batch(quota_host, {"tickers": ["QA", "QB", "QC", "QD", "QE"]}, **owner)
     assert five.status_code == 202, five.text
-    batch = follow_batch(quota_host, five.json()["statusQueryGetUri"])
+    batch = follow_batch(quota_host, five.json()["statusQueryGetUri"], headers=owner)
     assert batch["status"] == "completed" and batch["counts"]["completed"] == 5
-    one_more = keyed(quota_host).post(
-        f"{quota_host.base_url}/api/analyses", json={"ticker": "QG"}, timeout=10
+    one_more = requests.post(
+        f"{quota_host.base_url}/api/analyses", json={"ticker": "QG"},
+        headers=keyed_as(quota_host, owner), timeout=10,
     )
     assert one_more.status_code == 429
 

@@ -31,11 +31,14 @@ def submit_batch(host: DevHost, body: Any, **headers: str) -> requests.Response:
     )
 
 
-def follow_batch(host: DevHost, url: str, timeout: float = 120) -> dict[str, Any]:
+def follow_batch(
+    host: DevHost, url: str, timeout: float = 120, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     batch: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        batch = requests.get(url, headers=key_header(host), timeout=10).json()
+        sent = {**key_header(host), **(headers or {})}
+        batch = requests.get(url, headers=sent, timeout=10).json()
         if batch["status"] in TERMINAL:
             return batch
         time.sleep(0.1)

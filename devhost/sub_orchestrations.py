@@ -11,7 +11,9 @@ Azure Storage provider. Sources (Azure/durabletask at 5217032, unless named othe
 - The child's end reaches the parent as SubOrchestrationInstanceCompleted(TaskScheduledId, Result)
   or, for Failed *and Terminated*, SubOrchestrationInstanceFailed(TaskScheduledId, Reason =
   the child's result, Details) (TaskOrchestrationDispatcher.cs L1088-1118); a terminated child's
-  result is the termination reason (TaskOrchestrationContext.cs L603-606).
+  result is the termination reason (TaskOrchestrationContext.cs L603-606). For a failed child
+  the extension's Details is `Message: <error>, StackTrace: <its .NET stack>`
+  (OutOfProcOrchestrationShim.cs L85-90, extension a7c6d69); devhost sends no Details.
 - An id already in use: the start message is keyed by its new execution id, whose history load
   comes back empty but with the sentinel row's ETag (AzureTableTrackingStore.cs L151-213,
   OrchestrationSessionManager.cs L419-494), so the new execution overwrites the old one, running

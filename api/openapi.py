@@ -15,8 +15,32 @@ import azure.functions as func
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
-from api.analyses import DEFAULT_PAGE, IDEMPOTENCY_HEADER, MAX_PAGE
+from api.openapi_batches import BatchSubmission, batch_paths
+from api.openapi_parts import (
+    BODY_TOO_LARGE,
+    CURSOR,
+    FORMAT,
+    IDEMPOTENCY_CONFLICT,
+    IDEMPOTENCY_KEY,
+    JSON,
+    LENGTH_REQUIRED,
+    LIMIT,
+    QUOTA_EXCEEDED_HEADERS,
+    REF,
+    RETRY_AFTER,
+    STORAGE_FAILED,
+    UNAUTHENTICATED,
+    document_answer,
+    error,
+    header,
+    json_answer,
+    path_id,
+    ref,
+)
+from api.pages import ASSETS
 from api.responses import base_url, error_boundary, json_response
+from api.stats import ADMIN_HEADER, DEFAULT_HOURS, MAX_HOURS, StatsView
+from shared.domain.batches import BatchPage, BatchView
 from shared.domain.models import (
     TICKER_RULE,
     Accepted,
@@ -27,21 +51,14 @@ from shared.domain.models import (
     JobView,
     ReportLink,
 )
-from shared.store.admission import MAX_KEY_CHARS
 
 bp = df.Blueprint()
 
-REF = "#/components/schemas/{model}"
-JSON = "application/json"
-ID_PATTERN = "^[0-9a-f]{32}$"
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (AnalysisRequest,)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (AnalysisRequest, BatchSubmission)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
-    Accepted, JobView, JobPage, ReportLink, ErrorBody, HealthView,
+    Accepted, JobView, JobPage, ReportLink, ErrorBody, HealthView, StatsView,
+    BatchView, BatchPage,
 )
-
-
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": REF.format(model=model.__name__)}
 
 
 @functools.cache
@@ -59,82 +76,45 @@ def component_schemas() -> dict[str, Any]:
     return schemas
 
 
-def _json(model: type[BaseModel], description: str, **extra: Any) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": _ref(model)}}, **extra}
+NOT_FOUND = error("`not_found`: no such job for this caller.")
+NOT_COMPLETED = error("`not_completed`: no report (yet); `status` says why.")
+MISSING_FILE = error("`storage_failed`: storage is unavailable, or the stored file is missing.")
+JOB_ID = path_id("The job id from POST /api/analyses.")
+ANONYMOUS: list[dict[str, list[str]]] = []  # no key: the page holds no data
 
 
-def _error(description: str, **extra: Any) -> dict[str, Any]:
-    return _json(ErrorBody, description, **extra)
-
-
-def _header(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "required": True, "schema": schema}
-
-
-RETRY_AFTER = _header("Seconds to wait before asking again.", {"type": "integer", "minimum": 1})
-UNAUTHENTICATED = _error(
-    "`unauthenticated`: AUTH_MODE=easyauth and no App Service Authentication principal."
-)
-NOT_FOUND = _error("`not_found`: no such job for this caller.")
-JOB_ID = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "description": "The job id from POST /api/analyses.",
-    "schema": {"type": "string", "pattern": ID_PATTERN},
-}
-
-
-def paths() -> dict[str, Any]:
+def analysis_paths() -> dict[str, Any]:
     return {
         "/api/analyses": {
             "post": {
                 "operationId": "submit_analysis",
                 "summary": "Start a memo for a ticker.",
-                "parameters": [
-                    {
-                        "name": IDEMPOTENCY_HEADER,
-                        "in": "header",
-                        "required": False,
-                        "description": (
-                            "Repeat a request safely: the same key with the same body answers "
-                            "the same job; with another body, 422 `idempotency_conflict`."
-                        ),
-                        "schema": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": MAX_KEY_CHARS,
-                            "pattern": f"^[ -~]{{1,{MAX_KEY_CHARS}}}$",
-                        },
-                    }
-                ],
+                "parameters": [IDEMPOTENCY_KEY],
                 "requestBody": {
                     "required": True,
-                    "content": {JSON: {"schema": _ref(AnalysisRequest)}},
+                    "content": {JSON: {"schema": ref(AnalysisRequest)}},
                 },
                 "responses": {
-                    "202": _json(
+                    "202": json_answer(
                         Accepted,
                         "Accepted (or the job an earlier request with this key started).",
                         headers={
-                            "Location": _header("The job's status URL.", {"type": "string"}),
+                            "Location": header("The job's status URL.", {"type": "string"}),
                             "Retry-After": RETRY_AFTER,
                         },
                     ),
-                    "400": _error(
+                    "400": error(
                         "`invalid_body`, `invalid_ticker` or `invalid_idempotency_key`."
                     ),
                     "401": UNAUTHENTICATED,
-                    "411": _error(
-                        "`length_required`: a chunked body without Content-Length is not read."
-                    ),
-                    "413": _error("`body_too_large`: the body is over MAX_BODY_BYTES."),
-                    "422": _error("`idempotency_conflict`: the key was used with another body."),
-                    "429": _error(
+                    "411": LENGTH_REQUIRED,
+                    "413": BODY_TOO_LARGE,
+                    "422": IDEMPOTENCY_CONFLICT,
+                    "429": error(
                         "`quota_exceeded`: ANALYSES_PER_HOUR reached for this caller.",
-                        headers={"Retry-After": RETRY_AFTER},
+                        headers=QUOTA_EXCEEDED_HEADERS,
                     ),
-                    "503": _error("`storage_failed`: storage is unavailable; try again."),
+                    "503": STORAGE_FAILED,
                 },
             },
             "get": {
@@ -148,28 +128,12 @@ def paths() -> dict[str, Any]:
                         "description": TICKER_RULE,
                         "schema": {"type": "string"},
                     },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "required": False,
-                        "schema": {
-                            "type": "integer",
-                            "minimum": 1,
-                            "maximum": MAX_PAGE,
-                            "default": DEFAULT_PAGE,
-                        },
-                    },
-                    {
-                        "name": "cursor",
-                        "in": "query",
-                        "required": False,
-                        "description": "`next_cursor` of the previous page.",
-                        "schema": {"type": "string"},
-                    },
+                    LIMIT,
+                    CURSOR,
                 ],
                 "responses": {
-                    "200": _json(JobPage, "One page of jobs."),
-                    "400": _error("`invalid_ticker` or `invalid_query`."),
+                    "200": json_answer(JobPage, "One page of jobs."),
+                    "400": error("`invalid_ticker` or `invalid_query`."),
                     "401": UNAUTHENTICATED,
                 },
             },
@@ -180,7 +144,7 @@ def paths() -> dict[str, Any]:
                 "operationId": "get_analysis",
                 "summary": "A job's status, stage and verdict.",
                 "responses": {
-                    "200": _json(JobView, "The job."),
+                    "200": json_answer(JobView, "The job."),
                     "401": UNAUTHENTICATED,
                     "404": NOT_FOUND,
                 },
@@ -189,10 +153,10 @@ def paths() -> dict[str, Any]:
                 "operationId": "cancel_analysis",
                 "summary": "Cancel a queued or running job.",
                 "responses": {
-                    "202": _json(JobView, "The job, now cancelled."),
+                    "202": json_answer(JobView, "The job, now cancelled."),
                     "401": UNAUTHENTICATED,
                     "404": NOT_FOUND,
-                    "409": _error("`not_cancellable`: the job has finished; `status` says how."),
+                    "409": error("`not_cancellable`: the job has finished; `status` says how."),
                 },
             },
         },
@@ -209,12 +173,7 @@ def paths() -> dict[str, Any]:
                         "required": False,
                         "schema": {"type": "string", "enum": ["sas"]},
                     },
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "enum": ["markdown", "html"]},
-                    },
+                    FORMAT,
                 ],
                 "responses": {
                     "200": {
@@ -222,23 +181,97 @@ def paths() -> dict[str, Any]:
                         "content": {
                             "text/markdown": {"schema": {"type": "string"}},
                             "text/html": {"schema": {"type": "string"}},
-                            JSON: {"schema": _ref(ReportLink)},
+                            JSON: {"schema": ref(ReportLink)},
                         },
                     },
-                    "400": _error("`invalid_query`: an unknown `link` or `format`."),
+                    "400": error("`invalid_query`: an unknown `link` or `format`."),
                     "401": UNAUTHENTICATED,
                     "404": NOT_FOUND,
-                    "409": _error("`not_completed`: no report (yet); `status` says why."),
+                    "409": NOT_COMPLETED,
+                    "503": MISSING_FILE,
                 },
             },
+        },
+        "/api/analyses/{id}/chart.svg": {
+            "parameters": [JOB_ID],
+            "get": {
+                "operationId": "analysis_chart",
+                "summary": "The ticker against its benchmark, both rebased to 100.",
+                "responses": {
+                    "200": document_answer("The chart.", "image/svg+xml"),
+                    "401": UNAUTHENTICATED,
+                    "404": NOT_FOUND,
+                    "409": NOT_COMPLETED,
+                    "503": MISSING_FILE,
+                },
+            },
+        },
+        "/api/analyses/{id}/evidence": {
+            "parameters": [JOB_ID],
+            "get": {
+                "operationId": "analysis_evidence",
+                "summary": "The stored evidence the memo was written from, as a download.",
+                "responses": {
+                    "200": {
+                        "description": "evidence.json, with Content-Disposition: attachment.",
+                        "content": {JSON: {"schema": {"type": "object"}}},
+                    },
+                    "401": UNAUTHENTICATED,
+                    "404": NOT_FOUND,
+                    "409": NOT_COMPLETED,
+                    "503": MISSING_FILE,
+                },
+            },
+        },
+    }
+
+
+def service_paths() -> dict[str, Any]:
+    return {
+        "/api/stats": {
+            "get": {
+                "operationId": "stats",
+                "summary": "Jobs and batches at a glance: the caller's, or every owner's with "
+                "the admin key.",
+                "parameters": [
+                    {
+                        "name": "hours",
+                        "in": "query",
+                        "required": False,
+                        "description": "The window: terminal jobs completed in the last hours.",
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_HOURS,
+                            "default": DEFAULT_HOURS,
+                        },
+                    },
+                    {
+                        "name": ADMIN_HEADER,
+                        "in": "header",
+                        "required": False,
+                        "description": "STATS_ADMIN_KEY: count every owner's jobs and batches.",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": json_answer(StatsView, "The numbers, as of the request."),
+                    "400": error("`invalid_query`: a bad `hours`."),
+                    "401": UNAUTHENTICATED,
+                    "403": error(
+                        f"`forbidden`: a wrong `{ADMIN_HEADER}`, or any while "
+                        "STATS_ADMIN_KEY is unset."
+                    ),
+                },
+            }
         },
         "/api/health": {
             "get": {
                 "operationId": "health",
                 "summary": "Storage reachable, and which providers are active.",
                 "responses": {
-                    "200": _json(HealthView, "Healthy or degraded."),
-                    "503": _json(HealthView, "Storage is unreachable."),
+                    "200": json_answer(HealthView, "Healthy or degraded."),
+                    "503": json_answer(HealthView, "Storage is unreachable."),
                 },
             }
         },
@@ -254,7 +287,44 @@ def paths() -> dict[str, Any]:
                 },
             }
         },
+        "/api/ui": {
+            "get": {
+                "operationId": "ui_page",
+                "summary": "The analyst page (anonymous: it holds no data).",
+                "security": ANONYMOUS,
+                "responses": {
+                    "200": document_answer("The page.", "text/html"),
+                    "304": {"description": "Unchanged since the ETag sent as If-None-Match."},
+                },
+            }
+        },
+        "/api/ui/{asset}": {
+            "parameters": [
+                {
+                    "name": "asset",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": sorted(ASSETS)},
+                }
+            ],
+            "get": {
+                "operationId": "ui_asset",
+                "summary": "The page's script, stylesheet and icon (anonymous).",
+                "security": ANONYMOUS,
+                "responses": {
+                    "200": document_answer(
+                        "The file.", *sorted({t.split(";")[0] for t in ASSETS.values()})
+                    ),
+                    "304": {"description": "Unchanged since the ETag sent as If-None-Match."},
+                    "404": error("`not_found`: no such file."),
+                },
+            },
+        },
     }
+
+
+def paths() -> dict[str, Any]:
+    return {**analysis_paths(), **batch_paths(), **service_paths()}
 
 
 def document(base: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Retention: the scheduled sweep that removes every job created more than RETENTION_DAYS ago.
+"""Retention: the scheduled sweep that removes every job and every batch created more than
+RETENTION_DAYS ago.
 
 `retention_sweep` runs on `%RETENTION_CRON%` (an app setting, NCRONTAB with seconds, UTC; the
 sample and infra use `0 30 3 * * *`) and calls `sweep` with the app's table, container and
@@ -12,11 +13,17 @@ A job is expired when its row's `CreatedAt` is before the cutoff. For each one, 
 3. its report-log rows and the Idempotency-Key rows that name it (same partition);
 4. its job row, last. The row is how a sweep finds the job, so a job that fails at any step
    keeps it, and the next sweep picks up what is left.
-A failure ends that job's steps, is collected in the report, and the sweep goes on with the next
-job. Hourly quota rows of hours before the cutoff go too. The report counts what was removed;
+A batch (its row's `CreatedAt` before the cutoff) goes the same way: its orchestration's
+history, its blobs under `reports/batches/{id}/` (the comparison memo, its figures and its
+chart), the Idempotency-Key rows that name it, then its batch row, last. Its children are jobs,
+created with it, and go as jobs. Like a job, a batch goes whatever its status: one that has not
+ended by then never will (its children's deadlines are long past), and keeping it would keep it
+for ever.
+A failure ends that item's steps, is collected in the report, and the sweep goes on with the
+next one. Hourly quota rows of hours before the cutoff go too. The report counts what was removed;
 the timer logs it and puts it on its `retention sweep` span. Only the scan for expired rows
 failing stops a sweep (StorageFailed: the run fails loudly). Which keys each kind of row has
-(job, report-log, idem, quota) is `shared/store/rows.py`'s.
+(job, batch, report-log, idem, quota) is `shared/store/rows.py`'s.
 """
 
 from __future__ import annotations
@@ -36,14 +43,23 @@ from pydantic import BaseModel, Field
 
 from shared import telemetry
 from shared.settings import get_settings
-from shared.store.artifacts import job_prefix
+from shared.store.artifacts import batch_prefix, job_prefix
 from shared.store.clients import analyses_table, reports_container, storage_errors
-from shared.store.rows import idem_rows, job_row_key, job_rows, log_rows, quota_rows
+from shared.store.rows import (
+    batch_row_key,
+    batch_rows,
+    idem_rows,
+    job_row_key,
+    job_rows,
+    log_rows,
+    quota_rows,
+)
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
 
 Step = Literal["history", "blobs", "rows", "quota"]
+Kind = Literal["job", "batch"]
 
 
 class HistoryPurger(Protocol):
@@ -53,14 +69,30 @@ class HistoryPurger(Protocol):
 
 
 @dataclass(frozen=True)
-class ExpiredJob:
+class Expired:
+    """A job or a batch to remove: its id is also its orchestration's instance id."""
+
+    kind: Kind
     owner: str
-    job_id: str
-    ticker: str
+    id: str
+    ticker: str | None = None  # a job's: its blobs and report-log rows are under it
+
+    @property
+    def blob_prefix(self) -> str:
+        if self.ticker is None:
+            return f"{batch_prefix(self.id)}/"
+        return f"{job_prefix(self.ticker, self.id)}/"
+
+    @property
+    def row_key(self) -> str:
+        return job_row_key(self.id) if self.ticker is not None else batch_row_key(self.id)
 
 
 class RetentionFailure(BaseModel):
-    item: str = Field(description="The job id (or the quota row key) that was not removed.")
+    item: str = Field(
+        description="The job or batch id (or the quota row key) that was not removed."
+    )
+    kind: Kind | Literal["quota"] = "job"
     step: Step
     error: str = Field(description="The error's type and storage code; never its message.")
 
@@ -69,33 +101,36 @@ class RetentionReport(BaseModel):
     cutoff: datetime
     expired: int = 0
     jobs_removed: int = 0
+    batches_expired: int = 0
+    batches_removed: int = 0
     histories_purged: int = 0
     blobs_deleted: int = 0
     rows_deleted: int = 0
     quota_rows_deleted: int = 0
     failures: list[RetentionFailure] = Field(default_factory=list)
 
-    def fail(self, item: str, step: Step, exc: BaseException) -> None:
+    def fail(self, item: str, step: Step, exc: BaseException, kind: Kind = "job") -> None:
         code = getattr(exc, "error_code", None)
         code = getattr(code, "value", code)  # StorageErrorCode.LEASE_ID_MISSING: LeaseIdMissing
         error = f"{type(exc).__name__} {code}" if code else type(exc).__name__
-        self.failures.append(RetentionFailure(item=item, step=step, error=error))
         if step == "quota":
+            self.failures.append(RetentionFailure(item=item, kind="quota", step=step, error=error))
             log.warning("retention: quota row %s not deleted (%s)", item, error)
         else:
-            log.warning("job %s: retention step %s failed (%s); kept for the next sweep",
-                        item, step, error)
+            self.failures.append(RetentionFailure(item=item, kind=kind, step=step, error=error))
+            log.warning("%s %s: retention step %s failed (%s); kept for the next sweep",
+                        kind, item, step, error)
 
 
 def retention_cutoff(now: datetime, days: int) -> datetime:
     return now - timedelta(days=days)
 
 
-def expired_jobs(table: TableClient, cutoff: datetime) -> list[ExpiredJob]:
+def expired_jobs(table: TableClient, cutoff: datetime) -> list[Expired]:
     """Every owner's jobs created before `cutoff`."""
     with storage_errors("list expired jobs"):
         return [
-            ExpiredJob(owner=e["PartitionKey"], job_id=e["JobId"], ticker=e["Ticker"])
+            Expired("job", owner=e["PartitionKey"], id=e["JobId"], ticker=e["Ticker"])
             for e in table.query_entities(
                 f"{job_rows().filter} and CreatedAt lt @cutoff",
                 parameters={"cutoff": cutoff},
@@ -104,9 +139,21 @@ def expired_jobs(table: TableClient, cutoff: datetime) -> list[ExpiredJob]:
         ]
 
 
-def delete_blobs(container: ContainerClient, job: ExpiredJob, report: RetentionReport) -> None:
-    prefix = f"{job_prefix(job.ticker, job.job_id)}/"
-    for blob in list(container.list_blobs(name_starts_with=prefix)):
+def expired_batches(table: TableClient, cutoff: datetime) -> list[Expired]:
+    """Every owner's batches created before `cutoff`."""
+    with storage_errors("list expired batches"):
+        return [
+            Expired("batch", owner=e["PartitionKey"], id=e["BatchId"])
+            for e in table.query_entities(
+                f"{batch_rows().filter} and CreatedAt lt @cutoff",
+                parameters={"cutoff": cutoff},
+                select=["PartitionKey", "BatchId"],
+            )
+        ]
+
+
+def delete_blobs(container: ContainerClient, item: Expired, report: RetentionReport) -> None:
+    for blob in list(container.list_blobs(name_starts_with=item.blob_prefix)):
         try:
             container.delete_blob(blob.name, delete_snapshots="include")
         except ResourceNotFoundError:
@@ -114,23 +161,20 @@ def delete_blobs(container: ContainerClient, job: ExpiredJob, report: RetentionR
         report.blobs_deleted += 1
 
 
-def delete_rows(table: TableClient, job: ExpiredJob, report: RetentionReport) -> None:
-    """The job's report-log and idem rows, then its job row."""
-    logs = log_rows(job.ticker)
+def delete_rows(table: TableClient, item: Expired, report: RetentionReport) -> None:
+    """A job's report-log rows, the idem rows naming the job or batch, then its own row."""
+    key_ranges = [idem_rows()] if item.ticker is None else [log_rows(item.ticker), idem_rows()]
     related = [
-        *table.query_entities(
+        entity
+        for rows in key_ranges
+        for entity in table.query_entities(
             "PartitionKey eq @owner and RowKey ge @lo and RowKey lt @hi and JobId eq @id",
-            parameters={"owner": job.owner, "lo": logs.lo, "hi": logs.hi, "id": job.job_id},
+            parameters={"owner": item.owner, "lo": rows.lo, "hi": rows.hi, "id": item.id},
             select=["PartitionKey", "RowKey"],
-        ),
-        *table.query_entities(
-            f"PartitionKey eq @owner and {idem_rows().filter} and JobId eq @id",
-            parameters={"owner": job.owner, "id": job.job_id},
-            select=["PartitionKey", "RowKey"],
-        ),
+        )
     ]
     for key in [*((e["PartitionKey"], e["RowKey"]) for e in related),
-                (job.owner, job_row_key(job.job_id))]:
+                (item.owner, item.row_key)]:
         table.delete_entity(*key)  # deleting a row that is not there is not an error
         report.rows_deleted += 1
 
@@ -150,57 +194,63 @@ def delete_quota_rows(table: TableClient, cutoff: datetime, report: RetentionRep
         report.quota_rows_deleted += 1
 
 
-async def remove_job(
-    job: ExpiredJob,
+async def remove(
+    item: Expired,
     table: TableClient,
     container: ContainerClient,
     client: HistoryPurger,
     report: RetentionReport,
 ) -> None:
-    """History, blobs, rows of one job; the first step that fails ends it (reported)."""
+    """History, blobs, rows of one job or batch; the first step that fails ends it (reported)."""
     try:
-        purged = await client.purge_instance_history(job.job_id)
+        purged = await client.purge_instance_history(item.id)
     except Exception as exc:  # the SDK raises a bare Exception for an unexpected status
-        report.fail(job.job_id, "history", exc)
+        report.fail(item.id, "history", exc, item.kind)
         return
     report.histories_purged += int(getattr(purged, "instances_deleted", 0) or 0)
     try:
-        await asyncio.to_thread(delete_blobs, container, job, report)
+        await asyncio.to_thread(delete_blobs, container, item, report)
     except AzureError as exc:
-        report.fail(job.job_id, "blobs", exc)
+        report.fail(item.id, "blobs", exc, item.kind)
         return
     try:
-        await asyncio.to_thread(delete_rows, table, job, report)
+        await asyncio.to_thread(delete_rows, table, item, report)
     except AzureError as exc:
-        report.fail(job.job_id, "rows", exc)
+        report.fail(item.id, "rows", exc, item.kind)
         return
-    report.jobs_removed += 1
+    if item.kind == "batch":
+        report.batches_removed += 1
+    else:
+        report.jobs_removed += 1
 
 
 async def sweep(
     table: TableClient, container: ContainerClient, client: HistoryPurger, cutoff: datetime
 ) -> RetentionReport:
-    """Remove every job created before `cutoff`, and expired quota rows; the report says what
-    went and what could not."""
+    """Remove every job and batch created before `cutoff`, and expired quota rows; the report
+    says what went and what could not."""
     report = RetentionReport(cutoff=cutoff)
     with telemetry.tracer.start_as_current_span("retention sweep") as span:
-        expired = await asyncio.to_thread(expired_jobs, table, cutoff)
-        report.expired = len(expired)
-        for job in expired:
-            await remove_job(job, table, container, client, report)
+        jobs = await asyncio.to_thread(expired_jobs, table, cutoff)
+        batches = await asyncio.to_thread(expired_batches, table, cutoff)
+        report.expired, report.batches_expired = len(jobs), len(batches)
+        for item in [*jobs, *batches]:
+            await remove(item, table, container, client, report)
         await asyncio.to_thread(delete_quota_rows, table, cutoff, report)
         span.set_attributes({
             "stockmemo.retention.cutoff": cutoff.isoformat(),
             "stockmemo.retention.expired": report.expired,
             "stockmemo.retention.jobs_removed": report.jobs_removed,
+            "stockmemo.retention.batches_expired": report.batches_expired,
+            "stockmemo.retention.batches_removed": report.batches_removed,
             "stockmemo.retention.failures": len(report.failures),
         })
     log.info(
-        "retention: removed %d of %d jobs created before %s (%d histories, %d blobs, %d rows, "
-        "%d quota rows); %d failures",
-        report.jobs_removed, report.expired, cutoff.isoformat(), report.histories_purged,
-        report.blobs_deleted, report.rows_deleted, report.quota_rows_deleted,
-        len(report.failures),
+        "retention: removed %d of %d jobs and %d of %d batches created before %s "
+        "(%d histories, %d blobs, %d rows, %d quota rows); %d failures",
+        report.jobs_removed, report.expired, report.batches_removed, report.batches_expired,
+        cutoff.isoformat(), report.histories_purged, report.blobs_deleted, report.rows_deleted,
+        report.quota_rows_deleted, len(report.failures),
     )
     return report
 

@@ -1,8 +1,8 @@
-"""GET /api/stats against job rows written straight into the table, for two owners.
+"""GET /api/stats against job and batch rows written straight into the table, for two owners.
 
 The expected numbers are computed here, independently, from the same rows: counts by status,
-the oldest running job's age, and over the window the failure rate and the nearest-rank
-p50/p95 of the durations (numpy's `inverted_cdf`, the same definition).
+the oldest running job's (and batch's) age, and over the window the failure rate and the
+nearest-rank p50/p95 of the durations (numpy's `inverted_cdf`, the same definition).
 
 The route is function-level: every call carries a host key, the default function key for an
 owner and the master key for the administrator who also sends the stats admin key.
@@ -25,12 +25,14 @@ import requests
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
 
-from api.stats import admin_key_matches, nearest_rank, parse_hours
+from api.stats import admin_key_matches, compute_stats, nearest_rank, parse_hours
 from devhost.azurite import Azurite
 from devhost.host import DevHost
+from shared.domain.batches import Batch
 from shared.domain.models import Job, JobStatus, Stage
 from shared.errors import InvalidQuery
 from shared.settings import ANALYSES_TABLE, Settings
+from shared.store.batches import batch_row
 from shared.store.jobs import job_row
 from tests.ops.conftest import principal
 from tests.trust.support import make_app_root, running_host
@@ -77,6 +79,14 @@ def to_job(row: Row) -> Job:
     )
 
 
+def to_batch(row: Row) -> Batch:
+    """A batch row as admission and the orchestration leave it (its items do not count)."""
+    return Batch(
+        id=uuid.uuid4().hex, owner=row.owner, status=JobStatus(row.status),
+        created_at=row.created_at, completed_at=row.completed_at, items=[],
+    )
+
+
 def expected(rows: list[Row], as_of: datetime, hours: int) -> dict[str, Any]:
     """The answer, computed from the rows without the app's code."""
     since = as_of - timedelta(hours=hours)
@@ -101,8 +111,17 @@ def expected(rows: list[Row], as_of: datetime, hours: int) -> dict[str, Any]:
     }
 
 
-def assert_matches(body: dict[str, Any], rows: list[Row], hours: int) -> None:
+def assert_matches(
+    body: dict[str, Any], rows: list[Row], hours: int, batches: list[Row] | None = None
+) -> None:
     as_of = datetime.fromisoformat(body["as_of"])
+    _assert_numbers(body, rows, as_of, hours)
+    if batches is not None:
+        part = body["batches"]
+        _assert_numbers({**part, "jobs_by_status": part["by_status"]}, batches, as_of, hours)
+
+
+def _assert_numbers(body: dict[str, Any], rows: list[Row], as_of: datetime, hours: int) -> None:
     want = expected(rows, as_of, hours)
     window = body["window"]
     assert body["jobs_by_status"] == want["jobs_by_status"]
@@ -119,6 +138,7 @@ def assert_matches(body: dict[str, Any], rows: list[Row], hours: int) -> None:
 class Seeded:
     host: DevHost
     owners: dict[str, list[Row]]
+    batches: dict[str, list[Row]]
     table: Any
 
     @property
@@ -139,6 +159,13 @@ class Seeded:
             for e in self.table.query_entities("RowKey ge 'job_' and RowKey lt 'job`'")
         ]
 
+    def all_batch_rows(self) -> list[Row]:
+        """Every batch row in the table, read directly."""
+        return [
+            Row(e["PartitionKey"], e["Status"], e["CreatedAt"], e.get("CompletedAt"))
+            for e in self.table.query_entities("RowKey ge 'batch_' and RowKey lt 'batch`'")
+        ]
+
 
 @pytest.fixture(scope="module")
 def seeded(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
@@ -146,6 +173,7 @@ def seeded(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     rng = random.Random(20261129)
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     owners = {first: seed_rows(first, rng, now, 17), second: seed_rows(second, rng, now, 6)}
+    batches = {first: seed_rows(first, rng, now, 9), second: seed_rows(second, rng, now, 0)}
     tables = TableServiceClient.from_connection_string(azurite.connection_string)
     try:
         tables.create_table(ANALYSES_TABLE)
@@ -153,13 +181,14 @@ def seeded(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         pass
     table = tables.get_table_client(ANALYSES_TABLE)
     written = [job_row(to_job(row)) for rows in owners.values() for row in rows]
+    written += [batch_row(to_batch(row)) for rows in batches.values() for row in rows]
     for entity in written:
         table.create_entity(entity)
     root = make_app_root(tmp_path_factory.mktemp("ops-stats"), "OpsStats")
     try:
         with running_host(root, azurite.connection_string, azurite.connection_string,
                           AUTH_MODE="easyauth", STATS_ADMIN_KEY=ADMIN_KEY) as host:
-            yield Seeded(host, owners, table)
+            yield Seeded(host, owners, batches, table)
     finally:  # rows without memos: other tests check every completed row has one
         for entity in written:
             table.delete_entity(entity["PartitionKey"], entity["RowKey"])
@@ -173,7 +202,7 @@ def test_each_owner_sees_the_numbers_of_their_own_rows(seeded: Seeded, hours: in
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["scope"] == "owner"
-        assert_matches(body, rows, hours or 24)
+        assert_matches(body, rows, hours or 24, seeded.batches[owner])
 
 
 def test_the_seeded_data_exercises_every_number(seeded: Seeded) -> None:
@@ -181,6 +210,8 @@ def test_the_seeded_data_exercises_every_number(seeded: Seeded) -> None:
     want = expected(first, datetime.now(UTC), 24)
     assert want["terminal"] >= 15 and 0 < want["failure_rate"] < 1
     assert want["p50"] < want["p95"] and want["oldest_running_age_seconds"] > 60
+    batches = expected(seeded.batches[next(iter(seeded.owners))], datetime.now(UTC), 24)
+    assert batches["terminal"] >= 8 and batches["p50"] <= batches["p95"]
 
 
 def test_the_admin_key_sees_every_owner(seeded: Seeded) -> None:
@@ -190,9 +221,12 @@ def test_the_admin_key_sees_every_owner(seeded: Seeded) -> None:
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["scope"] == "all"
-        assert_matches(body, seeded.all_rows(), 24)  # nothing writes rows meanwhile
+        # Nothing writes rows meanwhile.
+        assert_matches(body, seeded.all_rows(), 24, seeded.all_batch_rows())
         for status, count in body["jobs_by_status"].items():
             assert count >= sum(r.status == status for rs in seeded.owners.values() for r in rs)
+        for status, count in body["batches"]["by_status"].items():
+            assert count >= sum(r.status == status for rs in seeded.batches.values() for r in rs)
 
 
 @pytest.mark.parametrize("key", ["wrong", ADMIN_KEY + "x", ADMIN_KEY[:-1], ""])
@@ -257,3 +291,17 @@ def test_no_admin_key_configured_admits_no_one() -> None:
     assert not admin_key_matches("", Settings(admin_key=None))
     assert not admin_key_matches("anything", Settings(admin_key=None))
     assert admin_key_matches("k3y", Settings(admin_key="k3y"))
+
+
+def test_without_batches_their_numbers_are_zero_and_null() -> None:
+    now = datetime.now(UTC)
+    view = compute_stats([], now, 24, "owner").model_dump(mode="json")
+    assert view["batches"] == {
+        "by_status": {s.value: 0 for s in JobStatus},
+        "oldest_running_age_seconds": None,
+        "window": {
+            "hours": 24, "since": (now - timedelta(hours=24)).isoformat().replace("+00:00", "Z"),
+            "terminal": 0, "by_status": {s: 0 for s in TERMINAL}, "failure_rate": None,
+            "duration_p50_seconds": None, "duration_p95_seconds": None,
+        },
+    }

@@ -55,6 +55,15 @@ param analysesPerHour int = 60
 @minValue(1)
 param llmTokenBudget int = 20000
 
+@description('Most distinct tickers one batch may hold (one admission transaction holds them all).')
+@minValue(2)
+@maxValue(96)
+param batchMaxTickers int = 25
+
+@description('How many children of one batch run at once.')
+@minValue(1)
+param batchConcurrency int = 5
+
 @minValue(1)
 param activityMaxAttempts int = 3
 
@@ -263,6 +272,8 @@ var appSettings = union(keyVaultReferences, optionalSettings, {
   ACTIVITY_MAX_ATTEMPTS: string(activityMaxAttempts)
   ACTIVITY_RETRY_FIRST_MS: string(activityRetryFirstMs)
   ANALYSES_PER_HOUR: string(analysesPerHour)
+  BATCH_MAX_TICKERS: string(batchMaxTickers)
+  BATCH_CONCURRENCY: string(batchConcurrency)
   LLM_TOKEN_BUDGET: string(llmTokenBudget)
   AUTH_MODE: authMode
   RETENTION_DAYS: string(retentionDays)

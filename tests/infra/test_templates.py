@@ -85,6 +85,8 @@ REQUIRED = {
     "LLM_PROVIDER",
     "JOB_DEADLINE_SECONDS",
     "ANALYSES_PER_HOUR",
+    "BATCH_MAX_TICKERS",
+    "BATCH_CONCURRENCY",
     "LLM_TOKEN_BUDGET",
     "AUTH_MODE",
     "RETENTION_DAYS",
@@ -99,6 +101,8 @@ PARAMETERS = {
     "authMode": "AUTH_MODE",
     "jobDeadlineSeconds": "JOB_DEADLINE_SECONDS",
     "analysesPerHour": "ANALYSES_PER_HOUR",
+    "batchMaxTickers": "BATCH_MAX_TICKERS",
+    "batchConcurrency": "BATCH_CONCURRENCY",
     "llmTokenBudget": "LLM_TOKEN_BUDGET",
     "retentionDays": "RETENTION_DAYS",
     "activityMaxAttempts": "ACTIVITY_MAX_ATTEMPTS",
@@ -136,6 +140,14 @@ def test_parameters_match_the_settings_they_feed(infra: Infra) -> None:
         if typing.get_origin(field.annotation) is typing.Literal:
             assert allowed, f"{parameter}: no @allowed for a Literal setting"
             assert sorted(allowed[0]) == sorted(typing.get_args(field.annotation)), parameter
+        # An int's bounds, as the setting checks them: a deployment the app refuses fails early.
+        bounds = {d["type"]: d["argument"] for d in declared["decorators"]}
+        limits = {
+            "min_value": next((m.ge for m in field.metadata if hasattr(m, "ge")), None),
+            "max_value": next((m.le for m in field.metadata if hasattr(m, "le")), None),
+        }
+        for kind, limit in limits.items():
+            assert bounds.get(kind) == limit, f"{parameter}: @{kind} is not the setting's"
 
 
 def test_task_hub_default_is_host_json(infra: Infra) -> None:

@@ -24,7 +24,13 @@ from typing import Any
 from devhost.host import DevHost
 from tests.app_env import keyed
 from tests.e2e.test_analysis_http import follow
-from tests.standins.openai_server import OpenAIStandIn, Received, Reply
+from tests.standins.openai_server import (
+    PORTFOLIO_SCHEMA,
+    OpenAIStandIn,
+    Received,
+    Reply,
+    grounded_portfolio,
+)
 from tests.standins.yahoo_transport import FakeYahoo, chart_body, fixture
 
 LAST_DAY = date(2025, 11, 26)  # the last close of every series, as in the Yahoo fixtures
@@ -122,6 +128,8 @@ class Shown:
 
 def grounded_writer(request: Received) -> Reply:
     """A model that follows the rules: every number a value as shown, every citation real."""
+    if request.schema == PORTFOLIO_SCHEMA:
+        return grounded_portfolio(request)
     shown = Shown.of(request)
     claims, cited = shown.claims()
     if shown.schema == "QuantNoteDraft":

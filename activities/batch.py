@@ -157,6 +157,7 @@ def store_comparison(request: CompareInput) -> BatchOutput:
                 "completed_at": request.completed_at,
                 "report_blob": report_name,
                 "items": refreshed,
+                "usage": summary.usage,
             }
         )
 

@@ -17,6 +17,7 @@ from shared.domain.models import (
     JobError,
     JobStatus,
     Stage,
+    Usage,
     Verdict,
     normalize_ticker,
     optional_field,
@@ -125,6 +126,7 @@ class Batch(BaseModel):
     items: list[BatchItem]
     error: JobError | None = None
     report_blob: str | None = None
+    usage: Usage | None = None  # the Portfolio Strategist's call (the children's are theirs)
 
     @property
     def tickers(self) -> list[str]:
@@ -147,6 +149,9 @@ class BatchView(BaseModel):
     items: list[BatchItem]
     counts: BatchCounts
     error: JobError | None = optional_field()
+    usage: Usage | None = optional_field(
+        "The comparison's own model call; each child's calls are on its job."
+    )
     report_url: str = Field(description="GET this for the comparison memo once completed.")
     chart_url: str = Field(description="All tickers and the benchmark rebased to 100 (SVG).")
 
@@ -163,6 +168,7 @@ class BatchView(BaseModel):
             items=batch.items,
             counts=BatchCounts.of(batch.items),
             error=batch.error,
+            usage=batch.usage,
             report_url=f"{url}/report",
             chart_url=f"{url}/chart.svg",
         )

@@ -18,7 +18,7 @@ from azure.data.tables import TableClient, TableEntity, UpdateMode
 from pydantic import TypeAdapter
 
 from shared.domain.batches import Batch, BatchCounts, BatchItem
-from shared.domain.models import JobError, JobStatus, Stage
+from shared.domain.models import JobError, JobStatus, Stage, Usage
 from shared.errors import StorageFailed
 from shared.store.clients import analyses_table, storage_errors
 from shared.store.jobs import as_utc, clean, decode_cursor, encode_cursor
@@ -45,6 +45,15 @@ def batch_row(batch: Batch) -> dict[str, Any]:
             "ErrorCode": batch.error.code if batch.error else None,
             "ErrorMessage": batch.error.message if batch.error else None,
             "ReportBlob": batch.report_blob,
+            **(
+                {
+                    "LlmCalls": batch.usage.llm_calls,
+                    "PromptTokens": batch.usage.prompt_tokens,
+                    "CompletionTokens": batch.usage.completion_tokens,
+                }
+                if batch.usage
+                else {}
+            ),
         }
     )
 
@@ -65,6 +74,13 @@ def batch_from_entity(entity: dict[str, Any]) -> Batch:
         items=_ITEMS.validate_json(entity.get("Items") or "[]"),
         error=error,
         report_blob=entity.get("ReportBlob") or None,
+        usage=Usage(
+            llm_calls=int(entity["LlmCalls"]),
+            prompt_tokens=int(entity.get("PromptTokens") or 0),
+            completion_tokens=int(entity.get("CompletionTokens") or 0),
+        )
+        if "LlmCalls" in entity
+        else None,
     )
 
 

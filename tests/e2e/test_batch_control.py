@@ -199,3 +199,4 @@ def test_a_batch_costs_its_childrens_calls_plus_one(
     )
     assert stored["summary"]["grounding"] == "grounded"
     assert stored["summary"]["usage"]["llm_calls"] == 1
+    assert batch["usage"] == stored["summary"]["usage"]

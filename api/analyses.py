@@ -119,7 +119,7 @@ def reconcile(job: Job, status: Any) -> Job:
     return job
 
 
-async def _durable_status(client: df.DurableOrchestrationClient, job_id: str) -> Any:
+async def durable_status(client: df.DurableOrchestrationClient, job_id: str) -> Any:
     try:
         return await client.get_status(job_id)
     except Exception:  # the row stays the answer when the task hub cannot be read
@@ -236,7 +236,7 @@ async def get_analysis(
 ) -> func.HttpResponse:
     job = find_job(req)
     if job.status not in TERMINAL_STATUSES:
-        job = reconcile(job, await _durable_status(client, job.id))
+        job = reconcile(job, await durable_status(client, job.id))
     headers = {} if job.status in TERMINAL_STATUSES else {"Retry-After": RETRY_AFTER_SECONDS}
     return json_response(job_view(job, base_url(req)), headers=headers)
 

@@ -14,12 +14,13 @@ import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 from pydantic import BaseModel
 
-from api.analyses import RETRY_AFTER_SECONDS, page_limit, read_submission
+from api.analyses import RETRY_AFTER_SECONDS, durable_status, page_limit, read_submission
 from api.callers import owner_of
 from api.pages import document_response
 from api.responses import base_url, error_boundary, error_response, json_response
@@ -35,6 +36,7 @@ from shared.errors import (
     NotFound,
     StockMemoError,
     StorageFailed,
+    orchestration_failure,
 )
 from shared.render.memo_html import render_report_html
 from shared.settings import Settings, get_settings
@@ -135,9 +137,14 @@ async def start(client: df.DurableOrchestrationClient, batch: Batch, settings: S
         telemetry.record_job_started(item.id, item.ticker)
 
 
-def accepted(req: func.HttpRequest, batch_id: str) -> func.HttpResponse:
+def accepted(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, batch_id: str,
+    settings: Settings,
+) -> func.HttpResponse:
     status_url = f"{base_url(req)}/api/batches/{batch_id}"
     body = Accepted(id=batch_id, statusQueryGetUri=status_url, reportUri=f"{status_url}/report")
+    if settings.expose_durable_management_urls:
+        body.management = client.create_http_management_payload(batch_id)
     return json_response(
         body, status=202, headers={"Location": status_url, "Retry-After": RETRY_AFTER_SECONDS}
     )
@@ -168,7 +175,7 @@ async def submit_batch(
         log.info("batch %s: replayed for its Idempotency-Key", admitted.job_id)
     else:
         await start(client, batch, settings)
-    return accepted(req, admitted.job_id)
+    return accepted(req, client, admitted.job_id, settings)
 
 
 def find_batch(req: func.HttpRequest) -> Batch:
@@ -192,10 +199,30 @@ def live(batch: Batch) -> Batch:
     return batch.model_copy(update={"items": items})
 
 
+def reconciled(batch: Batch, status: Any) -> Batch:
+    """A batch row still running whose orchestration has ended shows as the orchestration
+    ended (it failed before it could say so on the row, or was terminated)."""
+    if batch.finished or status is None:
+        return batch
+    runtime = getattr(status, "runtime_status", None)
+    if runtime == df.OrchestrationRuntimeStatus.Terminated:
+        return batch.model_copy(update={"status": JobStatus.CANCELLED})
+    if runtime == df.OrchestrationRuntimeStatus.Failed:
+        code, message = orchestration_failure(str(status.output or "the batch failed"))
+        error = JobError(code=code, message=message, stage=Stage.FAILED)
+        return batch.model_copy(update={"status": JobStatus.FAILED, "error": error})
+    return batch
+
+
 @bp.route(route="batches/{id}", methods=["GET"])
+@bp.durable_client_input(client_name="client")
 @error_boundary
-async def get_batch(req: func.HttpRequest) -> func.HttpResponse:
+async def get_batch(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
     batch = await asyncio.to_thread(lambda: live(find_batch(req)))
+    if not batch.finished:
+        batch = reconciled(batch, await durable_status(client, batch.id))
     headers = {} if batch.finished else {"Retry-After": RETRY_AFTER_SECONDS}
     return json_response(BatchView.of(batch, base_url(req)), headers=headers)
 
@@ -208,6 +235,7 @@ async def list_batches(req: func.HttpRequest) -> func.HttpResponse:
     batches, cursor = await asyncio.to_thread(
         BatchStore().page, owner, limit, req.params.get("cursor") or None
     )
+    batches = await asyncio.to_thread(lambda: [live(b) for b in batches])
     base = base_url(req)
     page = BatchPage(items=[BatchView.of(b, base) for b in batches], next_cursor=cursor)
     return json_response(page)
@@ -306,7 +334,7 @@ async def cancel_batch(
     ended = await asyncio.to_thread(BatchStore().change, batch.owner, batch.id, cancel)
     if ended is None:
         raise NotFound("no batch with that id")
-    if ended.status is not JobStatus.CANCELLED or batch.finished:
+    if ended.status is not JobStatus.CANCELLED or ended.completed_at != now:  # not this call's
         return error_response(
             NotCancellable.code,
             f"the batch is {ended.status.value}; only a queued or running one can be cancelled",

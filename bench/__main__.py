@@ -1,6 +1,7 @@
 """`python -m bench`: single memo vs critical path (and its sequential figure), LLM calls and
 tokens, host overhead per orchestration step, POST latency / throughput / integrity under load,
-and the host's memory. Prints Markdown tables and writes bench/results/latest.json."""
+the host's memory, and a batch of tickers against ceil(n / c) single memos plus one model call.
+Prints Markdown tables and writes bench/results/latest.json."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from bench.critical_path import Latencies
 from bench.load import LoadOptions
 from bench.report import render
 from bench.runtime import REPO
+from shared.domain.batches import MAX_BATCH_TICKERS, MIN_BATCH_TICKERS
 
 RESULTS = REPO / "bench" / "results" / "latest.json"
+PARTS = ("single", "host", "load", "batch")
 MARKET_STAND_IN = (
     "MARKET_DATA_PROVIDER=simulated with SIMULATED_LATENCY_MS (each of the ticker's and SPY's "
     "fetches sleeps that long in its own activity). Not yfinance through a 127.0.0.1 stand-in: "
@@ -56,6 +59,25 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _batch_tickers(text: str) -> int:
+    count = _whole(text)
+    if not MIN_BATCH_TICKERS <= count <= MAX_BATCH_TICKERS:
+        raise argparse.ArgumentTypeError(
+            f"a batch takes {MIN_BATCH_TICKERS} to {MAX_BATCH_TICKERS} tickers"
+        )
+    return count
+
+
+def _whole(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("a whole number") from exc
+    if count < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return count
+
+
 def _workers(text: str) -> int:
     try:
         count = int(text)
@@ -86,10 +108,17 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--worker-processes", type=_workers, default=2, metavar="N",
                         help="language worker processes of the load host (default 2; `single` "
                         "and `host` run on one, the Functions host's default)")
-    parser.add_argument("--only", choices=("single", "host", "load"), action="append",
-                        help="run only these parts (repeatable)")
+    parser.add_argument("--batch-tickers", type=_batch_tickers, default=50, metavar="N",
+                        help="tickers in the measured batch (default 50)")
+    parser.add_argument("--batch-concurrency", type=_whole, default=5, metavar="C",
+                        help="BATCH_CONCURRENCY of the batch host (default 5); its host.json "
+                        "lets 3C activities run at once")
+    parser.add_argument("--only", choices=PARTS, action="append",
+                        help="run only these parts (repeatable; `batch` runs `single` too, "
+                        "whose memo time its ideal is made of)")
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: 1 repeat, host 1,10,50, load 10,50, fewer probes")
+                        help="a smoke run: 1 repeat, host 1,10,50, load 10,50, fewer probes, "
+                        "a batch of 10")
     parser.add_argument("--output", type=Path, default=RESULTS, help="the JSON file to write")
     return parser
 
@@ -110,6 +139,7 @@ def _quick(args: argparse.Namespace) -> None:
         args.load_levels = tuple(s for s in args.load_levels if s <= 50) or (10,)
         args.probes = min(args.probes, 10)
         args.idle_probes = min(args.idle_probes, 4)
+        args.batch_tickers = min(args.batch_tickers, 10)
 
 
 def _machine(started_load: tuple[float, ...]) -> dict[str, Any]:
@@ -152,6 +182,16 @@ def _targets(results: dict[str, Any]) -> dict[str, Any]:
             c["lost"] == 0 and c["duplicated"] == 0 and c["stuck"] == 0 for c in checks
         )
         targets["integrity"] = {"met": clean}
+    batch = results.get("batch")
+    value = batch["ratio"] if batch else None
+    targets["batch_ratio"] = {"value": value, "limit": 1.2,
+                              "met": value is not None and value <= 1.2}
+    if batch:
+        expected = batch["llm_calls_expected"]
+        targets["batch_llm_calls"] = {
+            "value": batch["llm_calls"], "expected": expected,
+            "met": batch["llm_calls"] == expected and bool(batch["all_grounded"]),
+        }
     return targets
 
 
@@ -162,7 +202,9 @@ def _log(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     _quick(args)
-    parts = set(args.only or ("single", "host", "load"))
+    parts = set(args.only or PARTS)
+    if "batch" in parts:
+        parts.add("single")
     latencies = _latencies(args)
     started, started_load = time.monotonic(), os.getloadavg()
     results: dict[str, Any] = {
@@ -179,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             "probes": args.probes,
             "idle_probes": args.idle_probes,
             "worker_processes": args.worker_processes,
+            "batch_tickers": args.batch_tickers,
+            "batch_concurrency": args.batch_concurrency,
         },
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
@@ -208,6 +252,14 @@ def main(argv: list[str] | None = None) -> int:
             load = run_load(latencies, options, workdir)
             results["memory"] = load.pop("memory")
             results["load"] = load
+        if "batch" in parts:
+            from bench.batch import run_batch
+
+            _log(f"batch: {args.batch_tickers} tickers, {args.batch_concurrency} at once")
+            single = (results.get("single") or {}).get("wall_s")
+            results["batch"] = run_batch(
+                latencies, args.batch_tickers, args.batch_concurrency, single, workdir
+            )
     results["targets"] = _targets(results)
     results["machine"] = _machine(started_load)
     results["duration_s"] = round(time.monotonic() - started, 1)

@@ -177,9 +177,70 @@ def render(results: dict[str, Any]) -> str:
         lines.append("")
         lines.append(f"POST p95 with 50 in flight ≤ 3 × idle: {_verdict(targets['post_p95'])}")
         lines.append("")
+    batch = results.get("batch")
+    if batch:
+        lines += _batch(batch, targets)
     machine = results["machine"]
     lines.append(
         f"nproc {machine['nproc']}, load average {machine['loadavg_start']} → "
         f"{machine['loadavg_end']}, {results['duration_s']:.0f} s"
     )
     return "\n".join(lines)
+
+
+def _batch(batch: dict[str, Any], targets: dict[str, Any]) -> list[str]:
+    n, c, waves = batch["tickers"], batch["concurrency"], batch["waves"]
+    lat = batch["latencies_s"]
+    lines = [
+        f"**batch** ({n} tickers, BATCH_CONCURRENCY {c}; host.json "
+        f"maxConcurrentActivityFunctions {batch['max_concurrent_activity_functions']} (≥ 3 × "
+        f"{c}), maxConcurrentOrchestratorFunctions "
+        f"{batch['max_concurrent_orchestrator_functions']}, PYTHON_THREADPOOL_THREAD_COUNT "
+        f"{batch['worker_sync_threads']}; {_workers(batch.get('worker_processes'))}; the "
+        f"single part's latencies, BENCHMARK_CACHE_SECONDS=0, LLM_TOKEN_BUDGET "
+        f"{batch['llm_token_budget']:,}; batch {batch['status']})",
+        "",
+    ]
+    ideal = (
+        f"{waves} × {_num(batch['single_wall_s'], 3)} + {lat['llm']:g} = "
+        f"{_num(batch['ideal_s'], 3)}"
+    )
+    lines += _table(
+        ["measure", "value"],
+        [
+            ["wall time, created_at → comparison stored (s)", _num(batch["wall_s"], 3)],
+            [f"ideal: ceil({n} / {c}) × single memo (this run) + one model call (s)", ideal],
+            ["wall / ideal", _num(batch["ratio"], 3)],
+            ["created_at → completed_at as the batch row has them (s)",
+             _num(batch["row_wall_s"], 3)],
+            ["children completed", f"{batch['children_completed']} / {n}"],
+            [f"model calls (2 × {n} + 1 = {batch['llm_calls_expected']}), all grounded",
+             f"{batch['llm_calls']}, {batch['all_grounded']}"],
+        ],
+    )
+    over, line = batch.get("over_ideal_s") or {}, batch.get("timeline_s") or {}
+    if over and line:
+        lines.append("")
+        lines.append(
+            f"Above the ideal (s): admission to the first child running "
+            f"{_num(over['start_s'], 3)}; the children, first start to last end, "
+            f"{_num(line['children_s'], 3)}, {_num(over['children_over_waves_s'], 3)} over "
+            f"{waves} single memos (a child p50 {_num(line['child_p50_s'], 3)}: to its persist "
+            f"{_num(line['child_memo_p50_s'], 3)} (on its path, the activities beyond their "
+            f"latency {_num(line['child_activity_work_on_path_p50_s'], 3)}, the host between "
+            f"them {_num(line['child_host_between_activities_p50_s'], 3)}), persist and end "
+            f"{_num(line['child_persist_and_end_p50_s'], 3)}; a child's end to the next "
+            f"child's start p50 {_num(line['handoff_p50_s'], 3)}, max "
+            f"{_num(line['handoff_max_s'], 3)}; update_batch p50 "
+            f"{_num(line['update_batch_p50_ms'], 1)} ms × {line['update_batch_calls']}); the "
+            f"last child to compare_batch {_num(over['last_child_to_compare_s'], 3)}; "
+            f"compare_batch {_num(line['compare_s'], 3)}, "
+            f"{_num(over['compare_over_model_call_s'], 3)} over its model call."
+        )
+    lines.append("")
+    lines.append(f"batch.ratio ≤ 1.2: {_verdict(targets['batch_ratio'])}")
+    lines.append(
+        f"2 × {n} + 1 model calls, all grounded: {_verdict(targets['batch_llm_calls'])}"
+    )
+    lines.append("")
+    return lines

@@ -27,11 +27,13 @@ THREADPOOL_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
 SINGLE_WORKER = 1
 
 
-def app_root(folder: Path, hub: str) -> Path:
-    """A folder with the repo's host.json (its concurrency settings) under a hub of its own,
-    and no local.settings.json: every setting comes from the environment the bench sets."""
+def app_root(folder: Path, hub: str, durable: Mapping[str, int] | None = None) -> Path:
+    """A folder with the repo's host.json (its concurrency settings, or `durable`'s where it
+    names one) under a hub of its own, and no local.settings.json: every setting comes from
+    the environment the bench sets."""
     folder.mkdir(parents=True, exist_ok=True)
     host_json = json.loads((REPO / "host.json").read_text())
+    host_json["extensions"]["durableTask"].update(durable or {})
     host_json["extensions"]["durableTask"]["hubName"] = hub
     (folder / "host.json").write_text(json.dumps(host_json, indent=2))
     return folder
@@ -47,9 +49,14 @@ def sync_threads(values: Mapping[str, str]) -> int:
     return min(32, (os.process_cpu_count() or 1) + 4)
 
 
-def activity_concurrency() -> int:
+def durable_limit(setting: str) -> int:
+    """One of the repo's host.json concurrency settings (extensions.durableTask)."""
     host_json = json.loads((REPO / "host.json").read_text())
-    return int(host_json["extensions"]["durableTask"]["maxConcurrentActivityFunctions"])
+    return int(host_json["extensions"]["durableTask"][setting])
+
+
+def activity_concurrency() -> int:
+    return durable_limit("maxConcurrentActivityFunctions")
 
 
 @contextmanager

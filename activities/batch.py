@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
 
 from shared import names, telemetry
-from shared.agents.portfolio import write_portfolio_summary
+from shared.agents.portfolio import summary_or_rules
 from shared.contracts import BatchOutput, BatchState, BatchUpdate, CompareInput, FailJob
 from shared.domain.batches import Batch, BatchItem
 from shared.domain.comparison import BatchMember, Comparison, compare, member_from_evidence
@@ -128,7 +129,7 @@ def store_comparison(request: CompareInput) -> BatchOutput:
         return BatchOutput(status=batch.status, report_blob=batch.report_blob)
     ended = members(batch)
     comparison = compare([member for member, _ in ended])
-    summary = write_portfolio_summary(comparison)
+    summary = summary_or_rules(comparison)
     report = render_comparison(request.batch_id, request.created_at, comparison, summary)
     report_name = comparison_blob(request.batch_id)
     data_name = comparison_data_blob(request.batch_id)
@@ -148,13 +149,14 @@ def store_comparison(request: CompareInput) -> BatchOutput:
     artifacts.write_once(chart_name, chart.encode(), "image/svg+xml; charset=utf-8")
     artifacts.write_once(report_name, report.encode(), "text/markdown; charset=utf-8")
     items = {item.id: item for _, item in ended}
+    stored_at = datetime.now(UTC)  # the comparison is stored: the batch's work is done
 
     def complete(current: Batch) -> Batch:
         refreshed = [items.get(item.id, item) for item in current.items]
         return current.model_copy(
             update={
                 "status": JobStatus.COMPLETED,
-                "completed_at": request.completed_at,
+                "completed_at": stored_at,
                 "report_blob": report_name,
                 "items": refreshed,
                 "usage": summary.usage,

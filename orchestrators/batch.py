@@ -73,7 +73,8 @@ def run_children(
     """Run every child, at most `concurrency` at once; False when the batch was cancelled."""
     waiting = list(batch.children)
     running: list[tuple[Any, BatchChild]] = []
-    while waiting or running:
+
+    def fill() -> None:
         while waiting and len(running) < batch.concurrency:
             child = waiting.pop(0)
             task = context.call_sub_orchestrator(
@@ -82,9 +83,16 @@ def run_children(
                 child.job_id,
             )
             running.append((task, child))
+
+    fill()
+    while running:
         winner = yield context.task_any([task for task, _ in running])
         ended = next(pair for pair in running if pair[0] is winner)
         running.remove(ended)
+        # The next child starts before the batch row hears of this one, so recording an end is
+        # never on the batch's critical path. A cancelled batch has cancelled every unfinished
+        # child's row already: a child started here stops at its first step.
+        fill()
         status = yield from update_batch(context, batch, retry, **child_ended(*ended))
         if status is not JobStatus.RUNNING:
             return False
@@ -107,7 +115,6 @@ def batch_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
         batch_id=batch.batch_id,
         owner=batch.owner,
         created_at=batch.created_at,
-        completed_at=_now(context),
     )
     try:
         answer = yield context.call_activity_with_retry(

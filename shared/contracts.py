@@ -205,7 +205,6 @@ class CompareInput(BaseModel):
     batch_id: str
     owner: str
     created_at: datetime
-    completed_at: datetime
 
 
 class BatchOutput(BaseModel):

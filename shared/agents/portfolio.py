@@ -41,6 +41,7 @@ from shared.domain.comparison import (
 )
 from shared.domain.formatting import format_value
 from shared.domain.models import Grounding, Usage, Verdict
+from shared.errors import BudgetExceeded, LlmFailed
 
 if TYPE_CHECKING:
     from shared.agents.writer import Writer
@@ -88,6 +89,28 @@ def write_portfolio_summary(
 
         author = writer(get_settings())
     return author.portfolio_summary(comparison, spent if spent is not None else Usage())
+
+
+def summary_or_rules(
+    comparison: Comparison, spent: Usage | None = None, *, author: Writer | None = None
+) -> PortfolioSummary:
+    """The Portfolio Strategist's summary; when the model's is refused by the token budget or
+    the model keeps failing, the rules' summary instead, saying so first (a batch's comparison
+    is worth storing without the model's prose, and a refusal would only be refused again)."""
+    try:
+        return write_portfolio_summary(comparison, spent, author=author)
+    except (BudgetExceeded, LlmFailed) as exc:
+        fallback = offline_summary(comparison)
+        why = (
+            f"The model's summary was not written ({exc.code}: {exc.message}); this one "
+            "follows the stated rules."
+        )
+        return fallback.model_copy(
+            update={
+                "writer": f"{fallback.writer}, after the model's was refused ({exc.code})",
+                "warnings": [why, *fallback.warnings],
+            }
+        )
 
 
 class _Citer:

@@ -13,7 +13,12 @@ from shared.agents.llm import prompts
 from shared.agents.llm.client import LlmClient, reset_llm_clients
 from shared.agents.llm.schemas import PortfolioSummaryDraft
 from shared.agents.model_writer import LlmWriter
-from shared.agents.portfolio import RULES, offline_summary, write_portfolio_summary
+from shared.agents.portfolio import (
+    RULES,
+    offline_summary,
+    summary_or_rules,
+    write_portfolio_summary,
+)
 from shared.agents.writer import OfflineWriter
 from shared.domain.comparison import Comparison, compare
 from shared.domain.models import Grounding, Usage, Verdict
@@ -216,3 +221,20 @@ def test_hostile_company_names_stay_data(standin: OpenAIStandIn) -> None:
     write_portfolio_summary(comparison, author=model_writer(standin))
     user = standin.requests[0].user[0]
     assert "<<<" not in user and "[marker removed]" in user
+
+
+def test_a_refused_model_summary_falls_back_to_the_rules_and_says_so(
+    standin: OpenAIStandIn,
+) -> None:
+    standin.default = grounded_portfolio
+    comparison = sample()
+    summary = summary_or_rules(comparison, author=model_writer(standin, LLM_TOKEN_BUDGET=500))
+    assert standin.calls == 0
+    rules = offline_summary(comparison)
+    assert summary.text == rules.text and summary.rules == rules.rules
+    assert summary.warnings[0].startswith("The model's summary was not written (budget_exceeded")
+    assert summary.warnings[1:] == rules.warnings
+    assert "budget_exceeded" in summary.writer
+    assert check_portfolio_summary(
+        summary.model_copy(update={"warnings": rules.warnings}), comparison
+    ) == []

@@ -216,10 +216,15 @@ async def start(client: df.DurableOrchestrationClient, job: Job, settings: Setti
 
 
 def accepted(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, job_id: str, settings: Settings
+    req: func.HttpRequest,
+    client: df.DurableOrchestrationClient,
+    job_id: str,
+    settings: Settings,
+    collection: str = "analyses",
 ) -> func.HttpResponse:
-    """202 with the job's URLs: the same answer for the first request and for a replay."""
-    status_url = f"{base_url(req)}/api/analyses/{job_id}"
+    """202 with the job's (or, under `collection` "batches", the batch's) URLs: the same answer
+    for the first request and for a replay."""
+    status_url = f"{base_url(req)}/api/{collection}/{job_id}"
     body = Accepted(id=job_id, statusQueryGetUri=status_url, reportUri=f"{status_url}/report")
     if settings.expose_durable_management_urls:
         body.management = client.create_http_management_payload(job_id)

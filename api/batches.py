@@ -20,14 +20,20 @@ import azure.durable_functions as df
 import azure.functions as func
 from pydantic import BaseModel
 
-from api.analyses import RETRY_AFTER_SECONDS, durable_status, page_limit, read_submission
+from api.analyses import (
+    RETRY_AFTER_SECONDS,
+    accepted,
+    durable_status,
+    page_limit,
+    read_submission,
+)
 from api.callers import owner_of
 from api.pages import document_response
 from api.responses import base_url, error_boundary, error_response, json_response
 from shared import names, telemetry
 from shared.contracts import BatchChild, BatchInput, FailJob, RetryPolicy
 from shared.domain.batches import Batch, BatchItem, BatchPage, BatchView, parse_tickers
-from shared.domain.models import TERMINAL_STATUSES, Accepted, Job, JobError, JobStatus, Stage
+from shared.domain.models import TERMINAL_STATUSES, Job, JobError, JobStatus, Stage
 from shared.errors import (
     InvalidBody,
     InvalidQuery,
@@ -137,19 +143,6 @@ async def start(client: df.DurableOrchestrationClient, batch: Batch, settings: S
         telemetry.record_job_started(item.id, item.ticker)
 
 
-def accepted(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, batch_id: str,
-    settings: Settings,
-) -> func.HttpResponse:
-    status_url = f"{base_url(req)}/api/batches/{batch_id}"
-    body = Accepted(id=batch_id, statusQueryGetUri=status_url, reportUri=f"{status_url}/report")
-    if settings.expose_durable_management_urls:
-        body.management = client.create_http_management_payload(batch_id)
-    return json_response(
-        body, status=202, headers={"Location": status_url, "Retry-After": RETRY_AFTER_SECONDS}
-    )
-
-
 @bp.route(route="batches", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 @error_boundary
@@ -175,7 +168,7 @@ async def submit_batch(
         log.info("batch %s: replayed for its Idempotency-Key", admitted.job_id)
     else:
         await start(client, batch, settings)
-    return accepted(req, client, admitted.job_id, settings)
+    return accepted(req, client, admitted.job_id, settings, "batches")
 
 
 def find_batch(req: func.HttpRequest) -> Batch:

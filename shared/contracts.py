@@ -13,13 +13,22 @@ histories hold: renaming a field breaks instances in flight.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from shared.domain.evidence import DataGap
 from shared.domain.models import Grounding, JobError, JobStatus, Stage, Verdict
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+# `as_of` of a point-in-time analysis. Left out of the JSON when None, so an analysis without it
+# sends exactly the inputs recorded histories hold (replay compares them).
+AS_OF_FIELD = Field(default=None, exclude_if=_absent)
 
 
 class RetryPolicy(BaseModel):
@@ -35,6 +44,7 @@ class AnalysisInput(BaseModel):
     created_at: datetime
     deadline_seconds: int = Field(ge=1)
     retry: RetryPolicy
+    as_of: date | None = AS_OF_FIELD  # a point-in-time analysis; None: the latest data
 
 class StageUpdate(BaseModel):
     """Input of the set_job_stage activity."""
@@ -60,6 +70,7 @@ class MarketRequest(BaseModel):
     job_id: str
     ticker: str
     symbol: str
+    as_of: date | None = AS_OF_FIELD
 
 class MarketSummary(BaseModel):
     outcome: Literal["ok", "unknown_ticker"]
@@ -71,6 +82,7 @@ class MarketSummary(BaseModel):
 class NewsRequest(BaseModel):
     job_id: str
     ticker: str
+    as_of: date | None = AS_OF_FIELD
 
 class NewsSummary(BaseModel):
     provider: str
@@ -87,6 +99,7 @@ class QuantInput(BaseModel):
     subject_artifact: str
     benchmark_artifact: str | None = None
     benchmark_gaps: list[DataGap] = []
+    as_of: date | None = AS_OF_FIELD
 
 class QuantSummary(BaseModel):
     """What crosses orchestration history from the Quant Analyst: small, with a blob reference."""
@@ -106,6 +119,7 @@ class MemoInput(BaseModel):
     quant_artifact: str
     news_artifact: str | None = None
     news_gaps: list[DataGap] = []
+    as_of: date | None = AS_OF_FIELD
 
 class DecisionSummary(BaseModel):
     verdict: Verdict
@@ -123,6 +137,7 @@ class PersistInput(BaseModel):
     news_artifact: str | None = None
     news_gaps: list[DataGap] = []
     decision_artifact: str
+    as_of: date | None = AS_OF_FIELD
 
 class PersistResult(BaseModel):
     job_status: JobStatus
@@ -169,6 +184,7 @@ class BatchInput(BaseModel):
     concurrency: int = Field(ge=1)
     deadline_seconds: int = Field(ge=1)
     retry: RetryPolicy
+    as_of: date | None = AS_OF_FIELD  # every child's as_of
 
     def child_input(self, child: BatchChild) -> AnalysisInput:
         return AnalysisInput(
@@ -178,6 +194,7 @@ class BatchInput(BaseModel):
             created_at=self.created_at,
             deadline_seconds=self.deadline_seconds,
             retry=self.retry,
+            as_of=self.as_of,
         )
 
 

@@ -56,10 +56,27 @@ class InvalidBatch(StockMemoError):
     http_status = 400
 
 
+class InvalidPriceFile(StockMemoError):
+    """A price file to load into the price store is refused: an unknown column layout (no `date`
+    column, a bad or repeated symbol), a date that is malformed or repeated, a price that is not
+    a finite positive number, or a gap inside a symbol's range. Nothing is stored."""
+
+    code = "invalid_price_file"
+    http_status = 400
+
+
 class InvalidQuery(StockMemoError):
     """A query parameter (limit, cursor) is malformed."""
 
     code = "invalid_query"
+    http_status = 400
+
+
+class InvalidAsOf(StockMemoError):
+    """`as_of` is not a YYYY-MM-DD date, is after today (UTC), or is before the first day the
+    market data provider has data for the ticker."""
+
+    code = "invalid_as_of"
     http_status = 400
 
 
@@ -117,6 +134,14 @@ class JobTimeout(StockMemoError):
 
     code = "timeout"
     http_status = 504
+
+
+class LookaheadViolation(StockMemoError):
+    """A point-in-time analysis found evidence dated after its `as_of` (or news whose date is
+    unknown): the job fails rather than trim it, since a provider leaked the future."""
+
+    code = "lookahead_violation"
+    http_status = 500
 
 
 class ConfigurationError(StockMemoError):
@@ -192,8 +217,8 @@ class LengthRequired(StockMemoError):
 ERROR_CODES: dict[str, type[StockMemoError]] = {
     cls.code: cls
     for cls in (
-        InvalidBody, InvalidTicker, InvalidBatch, InvalidQuery, NotFound, NotCompleted,
-        UnknownTicker,
+        InvalidBody, InvalidTicker, InvalidBatch, InvalidQuery, InvalidPriceFile, InvalidAsOf,
+        NotFound, NotCompleted, UnknownTicker, LookaheadViolation,
         MarketDataUnavailable, NewsUnavailable, LlmFailed, StorageFailed, JobTimeout,
         ConfigurationError,
         BudgetExceeded,

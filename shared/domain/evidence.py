@@ -68,6 +68,15 @@ class PriceSeries(BaseModel):
     dates: list[date]
     closes: list[float]
     source: str
+    # How memos, tables and charts name the series when its symbol is not the name to show
+    # (the price store's S&P 500 index: symbol SP500, label "S&P 500 index"). Left out of the
+    # JSON when None, so stored evidence and its hash are what they always were.
+    label: str | None = Field(default=None, exclude_if=lambda v: v is None)
+
+    @property
+    def display_name(self) -> str:
+        """The label, else the symbol."""
+        return self.label or self.symbol
 
     @model_validator(mode="after")
     def _aligned(self) -> PriceSeries:
@@ -97,6 +106,12 @@ class MarketSnapshot(BaseModel):
     fifty_two_week_low: float | None = None
     series: PriceSeries | None = None
     simulated: bool = False
+    # Why a fundamental is None, by field name, when the provider knows (the price store holds
+    # closes only: "not in the price store"); the metric's missing reason. Left out when empty.
+    unavailable: dict[str, str] = Field(default_factory=dict, exclude_if=lambda v: not v)
+    # The as_of of a point-in-time fetch: the fundamentals left None are "not available point
+    # in time", not unreported. None for a fetch of the latest data.
+    point_in_time: date | None = None
 
     @field_validator(
         "price", "market_cap", "trailing_pe", "trailing_eps", "beta",
@@ -105,6 +120,12 @@ class MarketSnapshot(BaseModel):
     @classmethod
     def _finite_fields(cls, value: object) -> float | None:
         return finite_or_none(value)
+
+
+def benchmark_name(series: PriceSeries | None) -> str:
+    """How memos, tables and charts name the benchmark: its series' label or symbol, and
+    BENCHMARK_SYMBOL when there is no series to ask."""
+    return series.display_name if series is not None else BENCHMARK_SYMBOL
 
 
 class DataGap(BaseModel):

@@ -13,6 +13,9 @@ Conventions:
   are available when fewer; the label states how many were used.
 - Max drawdown is a fraction <= 0: -0.25 means a close 25% below the running peak close.
 - Computed metrics have source "computed" and as_of = the last close's date at 00:00 UTC.
+- Metric ids stay (`spy_return_*`, `excess_return_*`, `beta_1y`); their labels name the
+  benchmark the provider gave (`evidence.benchmark_name`: "SPY", or "S&P 500 index" from the
+  price store), so a memo's table names what its numbers were measured against.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import statistics
 from datetime import UTC, date, datetime
 
 from shared.domain.evidence import (
+    BENCHMARK_SYMBOL,
     Completeness,
     MarketSnapshot,
     Metric,
     MetricUnit,
     PriceSeries,
+    benchmark_name,
     finite_or_none,
 )
 
@@ -97,15 +102,27 @@ def compute_metrics(
         bench, reason = _usable_series(benchmark)
         bench_reason = f"benchmark unavailable: {reason}"
 
+    name = _benchmark_name(benchmark)
     metrics = [_fundamental(snapshot, metric_id) for metric_id in _FUNDAMENTALS]
     metrics.append(_range_position(snapshot, series))
     metrics += _returns("return", series, series_reason)
-    metrics += _returns("spy_return", bench, bench_reason)
-    metrics += _excess_returns(series, series_reason, bench, bench_reason)
+    metrics += _returns("spy_return", bench, bench_reason, name)
+    metrics += _excess_returns(series, series_reason, bench, bench_reason, name)
     metrics.append(_volatility(series, series_reason))
     metrics.append(_max_drawdown(series, series_reason))
-    metrics.append(_beta(series, series_reason, bench, bench_reason))
+    metrics.append(_beta(series, series_reason, bench, bench_reason, name))
     return metrics
+
+
+def _benchmark_name(benchmark: MarketSnapshot | None) -> str:
+    if benchmark is None:
+        return BENCHMARK_SYMBOL
+    return benchmark_name(benchmark.series) if benchmark.series else benchmark.symbol
+
+
+def benchmark_label(metric_id: str, name: str) -> str:
+    """The label of a benchmark metric naming `name` in place of SPY (the default labels')."""
+    return METRIC_LABELS[metric_id].replace(BENCHMARK_SYMBOL, name)
 
 
 def completeness(metrics: list[Metric]) -> Completeness:
@@ -178,6 +195,12 @@ def _fundamental(snapshot: MarketSnapshot, metric_id: str) -> Metric:
     field, name = _FUNDAMENTALS[metric_id]
     value = finite_or_none(getattr(snapshot, field))
     reason = f"{snapshot.source} did not report a finite {name} for {snapshot.symbol}"
+    if snapshot.point_in_time is not None:
+        reason = (
+            f"not available point in time: {snapshot.source} cannot give the {name} of "
+            f"{snapshot.symbol} as of {snapshot.point_in_time.isoformat()}"
+        )
+    reason = snapshot.unavailable.get(field, reason)  # the provider's own reason, when it has one
     return _metric(metric_id, value, reason, source=snapshot.source, as_of=snapshot.as_of)
 
 
@@ -208,12 +231,15 @@ def _range_position(snapshot: MarketSnapshot, series: PriceSeries | None) -> Met
     return _metric(metric_id, (price - low) / (high - low), None, as_of=as_of, label=label)
 
 
-def _returns(prefix: str, series: PriceSeries | None, reason: str) -> list[Metric]:
+def _returns(
+    prefix: str, series: PriceSeries | None, reason: str, name: str | None = None
+) -> list[Metric]:
     metrics = []
     for window, days in WINDOWS.items():
         metric_id = f"{prefix}_{window}"
+        label = benchmark_label(metric_id, name) if name else None
         if series is None:
-            metrics.append(_metric(metric_id, None, reason))
+            metrics.append(_metric(metric_id, None, reason, label=label))
             continue
         closes, as_of = series.closes, _utc(series.dates[-1])
         if len(closes) < days + 1:
@@ -221,10 +247,10 @@ def _returns(prefix: str, series: PriceSeries | None, reason: str) -> list[Metri
                 f"{series.symbol} series has {len(closes)} closes; "
                 f"{days + 1} needed for {window} return"
             )
-            metrics.append(_metric(metric_id, None, short, as_of=as_of))
+            metrics.append(_metric(metric_id, None, short, as_of=as_of, label=label))
         else:
             value = closes[-1] / closes[-1 - days] - 1
-            metrics.append(_metric(metric_id, value, None, as_of=as_of))
+            metrics.append(_metric(metric_id, value, None, as_of=as_of, label=label))
     return metrics
 
 
@@ -233,26 +259,31 @@ def _excess_returns(
     series_reason: str,
     bench: PriceSeries | None,
     bench_reason: str,
+    name: str = BENCHMARK_SYMBOL,
 ) -> list[Metric]:
+    labels = {w: benchmark_label(f"excess_return_{w}", name) for w in WINDOWS}
     if series is None or bench is None:
         reason = series_reason if series is None else bench_reason
-        return [_metric(f"excess_return_{window}", None, reason) for window in WINDOWS]
+        return [
+            _metric(f"excess_return_{w}", None, reason, label=labels[w]) for w in WINDOWS
+        ]
     common = _common(series, bench)
     as_of = _utc(common[-1][0]) if common else None
     metrics = []
     for window, days in WINDOWS.items():
         metric_id = f"excess_return_{window}"
+        label = labels[window]
         if len(common) < days + 1:
             reason = (
                 f"{series.symbol} and {bench.symbol} share {len(common)} dates; "
                 f"{days + 1} needed for {window} excess return"
             )
-            metrics.append(_metric(metric_id, None, reason, as_of=as_of))
+            metrics.append(_metric(metric_id, None, reason, as_of=as_of, label=label))
             continue
         _, ticker_end, bench_end = common[-1]
         _, ticker_start, bench_start = common[-1 - days]
         excess = (ticker_end / ticker_start - 1) - (bench_end / bench_start - 1)
-        metrics.append(_metric(metric_id, excess, None, as_of=as_of))
+        metrics.append(_metric(metric_id, excess, None, as_of=as_of, label=label))
     return metrics
 
 
@@ -303,14 +334,17 @@ def _beta(
     series_reason: str,
     bench: PriceSeries | None,
     bench_reason: str,
+    name: str = BENCHMARK_SYMBOL,
 ) -> Metric:
     """cov(ticker, SPY) / var(SPY), sample statistics, over the last 252 common daily returns.
 
     Returns are taken between consecutive common dates, so both sides span the same interval.
     """
     metric_id = "beta_1y"
+    named = benchmark_label(metric_id, name)
     if series is None or bench is None:
-        return _metric(metric_id, None, series_reason if series is None else bench_reason)
+        reason = series_reason if series is None else bench_reason
+        return _metric(metric_id, None, reason, label=named)
     common = _common(series, bench)[-(YEAR + 1) :]
     as_of = _utc(common[-1][0]) if common else None
     ticker_returns = _simple_returns([row[1] for row in common])
@@ -320,10 +354,11 @@ def _beta(
             f"{series.symbol} and {bench.symbol} share {len(bench_returns)} daily returns on "
             f"common dates; at least {MIN_BETA_RETURNS} needed for beta"
         )
-        return _metric(metric_id, None, reason, as_of=as_of)
+        return _metric(metric_id, None, reason, as_of=as_of, label=named)
     variance = statistics.variance(bench_returns)
     if variance == 0:
-        return _metric(metric_id, None, "flat benchmark series: variance is zero", as_of=as_of)
+        reason = "flat benchmark series: variance is zero"
+        return _metric(metric_id, None, reason, as_of=as_of, label=named)
     value = statistics.covariance(ticker_returns, bench_returns) / variance
-    label = f"Beta vs SPY, computed ({len(bench_returns)} common daily returns)"
+    label = f"Beta vs {name}, computed ({len(bench_returns)} common daily returns)"
     return _metric(metric_id, value, None, as_of=as_of, label=label)

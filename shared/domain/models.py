@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.domain.as_of import AS_OF_RULE, parse_as_of
 
 TICKER_RE = re.compile(r"^[A-Z0-9.\-]{1,10}$")
 TICKER_RULE = "1-10 characters: letters, digits, '.' or '-'"
@@ -62,11 +64,22 @@ class AnalysisRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ticker: str = Field(description=f"Stock symbol, {TICKER_RULE}; upper-cased.")
+    as_of: date | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,  # a body without as_of hashes as it always did
+        description=f"A point-in-time analysis: {AS_OF_RULE}, not in the future nor before "
+        "the provider's data begins. Every piece of evidence is dated on or before it.",
+    )
 
     @field_validator("ticker", mode="before")
     @classmethod
     def _ticker(cls, value: object) -> str:
         return normalize_ticker(value)
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _as_of(cls, value: object) -> date | None:
+        return parse_as_of(value)
 
 
 class JobError(BaseModel):
@@ -98,6 +111,7 @@ class Job(BaseModel):
     error: JobError | None = None
     usage: Usage | None = None
     batch_id: str | None = None
+    as_of: date | None = None
 
 
 # The public API's bodies. The handlers build their answers from these models and
@@ -129,6 +143,7 @@ class JobView(BaseModel):
     error: JobError | None = optional_field()
     usage: Usage | None = optional_field()
     batch_id: str | None = optional_field("The batch this job belongs to, if any.")
+    as_of: date | None = optional_field("The date of a point-in-time analysis, if any.")
     report_url: str = Field(description="GET this for the memo once the job is completed.")
 
     @classmethod

@@ -15,6 +15,9 @@ TRADING_DAYS = 252
 YEAR_OF_CLOSES = TRADING_DAYS + 1  # a 1y return needs 252 daily returns, so 253 closes
 UNKNOWN_PREFIX = "ZZZZ"
 SOURCE = "simulated"
+# The simulated market's first trading day (the bundled sample's too): an as_of before it is
+# pre-data, and a series as of a date soon after it is shorter than a year.
+FIRST_DATE = date(1990, 1, 2)
 
 
 class SimulatedMarketData:
@@ -34,6 +37,11 @@ class SimulatedMarketData:
 
     Each fetch sleeps `latency_ms` to stand in for the network. `now` fixes the end date (tests);
     by default it is the current UTC time at each fetch.
+
+    Point in time (`as_of`): the year of closes ends on the last weekday on or before `as_of`
+    (never before FIRST_DATE, the market's first day), price and the 52-week bounds come from
+    those closes, and the fundamentals a real provider could not give as of a past date
+    (market cap, P/E, EPS, the reported beta) are None: "not available point in time".
     """
 
     name: str = SOURCE
@@ -42,18 +50,45 @@ class SimulatedMarketData:
         self.latency_ms = latency_ms
         self.now = now
 
-    def fetch(self, symbol: str) -> MarketSnapshot:
+    def first_date(self, symbol: str) -> date | None:
+        return FIRST_DATE
+
+    def fetch(self, symbol: str, as_of: date | None = None) -> MarketSnapshot:
         if self.latency_ms > 0:
             time.sleep(self.latency_ms / 1000)
         ticker = symbol.strip().upper()
         if ticker.startswith(UNKNOWN_PREFIX):
             raise UnknownTicker(f"the simulated market does not know {ticker}", field="ticker")
-        dates = _weekdays_ending(_end_date(self.now), YEAR_OF_CLOSES)
+        if as_of is None:
+            dates = _weekdays_ending(_end_date(self.now), YEAR_OF_CLOSES)
+        else:
+            end = _end_date(datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC))
+            dates = [d for d in _weekdays_ending(end, YEAR_OF_CLOSES) if d >= FIRST_DATE]
+            if not dates:
+                raise UnknownTicker(
+                    f"the simulated market has no closes for {ticker} on or before "
+                    f"{as_of.isoformat()}; it begins {FIRST_DATE.isoformat()}",
+                    field="ticker",
+                )
         rng = random.Random(_seed(ticker))
         closes, beta = _closes(rng, ticker, len(dates))
         price = closes[-1]
         pe = round(rng.uniform(9.0, 45.0), 2)
         shares = 10 ** rng.uniform(8.0, 10.3)
+        if as_of is not None:
+            return MarketSnapshot(
+                symbol=ticker,
+                source=SOURCE,
+                as_of=datetime(dates[-1].year, dates[-1].month, dates[-1].day, tzinfo=UTC),
+                currency="USD",
+                name=f"{ticker} (simulated)",
+                price=price,
+                fifty_two_week_high=max(closes),
+                fifty_two_week_low=min(closes),
+                series=PriceSeries(symbol=ticker, dates=dates, closes=closes, source=SOURCE),
+                simulated=True,
+                point_in_time=as_of,
+            )
         return MarketSnapshot(
             symbol=ticker,
             source=SOURCE,

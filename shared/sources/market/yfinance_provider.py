@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -28,6 +28,11 @@ SOURCE = "yfinance"
 # date intersection with the benchmark still spans a full year.
 HISTORY_PERIOD = "2y"
 KEEP_CLOSES = 260
+# Point in time: the chart from two years before as_of, through as_of (Yahoo's end is exclusive).
+HISTORY_SPAN = timedelta(days=730)
+# The earliest daily closes Yahoo serves (NYSE's oldest listings start on 1962-01-02): an as_of
+# before it is pre-data for every symbol.
+FIRST_DATE = date(1962, 1, 2)
 # Yahoo's own words when it has no data for a symbol (quoteSummary, chart).
 NOT_FOUND_MARKERS = ("not found", "no data found", "delisted")
 
@@ -51,6 +56,11 @@ class YFinanceMarketData:
     because yfinance routes every caller through one singleton (see `yahoo_session`).
     `timeout` bounds each HTTP request of the default session and the chart request of an
     injected one.
+
+    Point in time (`as_of`): the chart is asked for the two years up to `as_of`, and only closes
+    dated on or before it are kept, whatever Yahoo sends; price and the 52-week bounds come from
+    those closes. `Ticker.info` is today's, so of it only the name and currency are used: market
+    cap, P/E, EPS and beta are None, "not available point in time".
     """
 
     name: str = SOURCE
@@ -59,18 +69,23 @@ class YFinanceMarketData:
         self.timeout = timeout
         self._session: Any = session if session is not None else shared_session(timeout)
 
-    def fetch(self, symbol: str) -> MarketSnapshot:
+    def first_date(self, symbol: str) -> date | None:
+        return FIRST_DATE
+
+    def fetch(self, symbol: str, as_of: date | None = None) -> MarketSnapshot:
         ticker = symbol.strip().upper()
         with YAHOO_LOCK:
             prepare()
             try:
                 quote = yf.Ticker(ticker, session=self._session)
                 info = _info(quote, ticker)
-                closes = _closes(quote, ticker, self.timeout)
+                closes = _closes(quote, ticker, self.timeout, as_of)
             except YAHOO_ERRORS as exc:
                 raise MarketDataUnavailable(
                     f"Yahoo Finance failed for {ticker}: {yahoo_failure(exc)}"
                 ) from exc
+        if as_of is not None:
+            return _snapshot_as_of(ticker, info, closes, as_of)
         return _snapshot(ticker, info, closes)
 
 
@@ -87,12 +102,16 @@ def _info(quote: Any, ticker: str) -> dict[str, Any]:
     return dict(info) if isinstance(info, dict) else {}
 
 
-def _closes(quote: Any, ticker: str, timeout: float) -> pd.Series:
-    """Daily closes (split- and dividend-adjusted); empty when Yahoo has no history."""
+def _closes(quote: Any, ticker: str, timeout: float, as_of: date | None) -> pd.Series:
+    """Daily closes (split- and dividend-adjusted); empty when Yahoo has no history. With
+    `as_of`, the two years up to it (Yahoo's `end` is exclusive, hence the day after)."""
+    span: dict[str, Any] = (
+        {"period": HISTORY_PERIOD} if as_of is None
+        else {"start": as_of - HISTORY_SPAN, "end": as_of + timedelta(days=1)}
+    )
     try:
         frame = quote.history(
-            period=HISTORY_PERIOD, interval="1d", auto_adjust=True, actions=False,
-            timeout=timeout,
+            **span, interval="1d", auto_adjust=True, actions=False, timeout=timeout,
         )
     except YFPricesMissingError as exc:
         # Yahoo either explained the absence ("No data found, symbol may be delisted") or sent
@@ -135,13 +154,42 @@ def _snapshot(ticker: str, info: dict[str, Any], closes: pd.Series) -> MarketSna
     )
 
 
-def _series(ticker: str, closes: pd.Series) -> PriceSeries | None:
-    """The last KEEP_CLOSES good closes by exchange-local date; NaN and non-positive dropped."""
+def _snapshot_as_of(
+    ticker: str, info: dict[str, Any], closes: pd.Series, as_of: date
+) -> MarketSnapshot:
+    """The snapshot as of the close of `as_of`: closes up to it, and nothing of today's quote
+    but the name and currency."""
+    series = _series(ticker, closes, as_of)
+    if series is None:
+        raise UnknownTicker(
+            f"Yahoo Finance has no closes for {ticker} on or before {as_of.isoformat()}",
+            field="ticker",
+        )
+    last = series.dates[-1]
+    year = series.closes[-253:]
+    return MarketSnapshot(
+        symbol=ticker,
+        source=SOURCE,
+        as_of=datetime(last.year, last.month, last.day, tzinfo=UTC),
+        currency=_text(info.get("currency")),
+        name=_text(info.get("longName")) or _text(info.get("shortName")),
+        price=series.closes[-1],
+        fifty_two_week_high=max(year),
+        fifty_two_week_low=min(year),
+        series=series,
+        point_in_time=as_of,
+    )
+
+
+def _series(ticker: str, closes: pd.Series, as_of: date | None = None) -> PriceSeries | None:
+    """The last KEEP_CLOSES good closes by exchange-local date (on or before `as_of`, when
+    given); NaN and non-positive dropped."""
     by_day: dict[date, float] = {}
     for stamp, value in closes.items():
         close = _positive(value)
         if close is not None and isinstance(stamp, pd.Timestamp):
-            by_day[stamp.date()] = close
+            if as_of is None or stamp.date() <= as_of:
+                by_day[stamp.date()] = close
     if not by_day:
         return None
     days = sorted(by_day)[-KEEP_CLOSES:]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from shared.domain.evidence import DataGap, NewsResult
 
 
@@ -8,7 +10,7 @@ class NoNews:
 
     name = "none"
 
-    def search(self, ticker: str) -> NewsResult:
+    def search(self, ticker: str, as_of: date | None = None) -> NewsResult:
         return NewsResult(
             provider=self.name,
             status="disabled",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, timedelta
 from typing import Any
 
 import requests
@@ -12,7 +13,7 @@ from firecrawl.v2.utils.error_handler import FirecrawlError
 
 from shared.domain.evidence import NewsArticle, NewsResult
 from shared.errors import ConfigurationError, NewsUnavailable
-from shared.sources.news.base import news_result
+from shared.sources.news.base import dated_by, news_result
 from shared.sources.news.excerpts import domain_of, parse_published, plain_text, trim_excerpt
 
 PROVIDER = "firecrawl"
@@ -31,6 +32,10 @@ class FirecrawlNews:
     retry policy, which sees `NewsUnavailable` for 408, 429, 5xx, timeouts and connection
     errors. A rejected key or account (401, 402, 403) raises `ConfigurationError`. No results
     is a typed `empty` outcome with a data gap. There is no fallback to another provider.
+
+    Point in time (`as_of`): the search asks Google for the week up to `as_of` (`tbs` custom
+    date range) and keeps a result only when its publication date is known and not after
+    `as_of`, whatever the search returned.
     """
 
     name: str = PROVIDER
@@ -50,12 +55,12 @@ class FirecrawlNews:
             api_key=api_key, api_url=api_url, timeout=timeout, max_retries=1
         )
 
-    def search(self, ticker: str) -> NewsResult:
+    def search(self, ticker: str, as_of: date | None = None) -> NewsResult:
         try:
             found = self._client.search(
                 f"{ticker} stock news",
                 limit=self.max_articles,
-                tbs=RECENCY,
+                tbs=RECENCY if as_of is None else _week_until(as_of),
                 timeout=_server_budget_ms(self.timeout),
                 scrape_options=ScrapeOptions(formats=["markdown"], only_main_content=True),
             )
@@ -71,18 +76,25 @@ class FirecrawlNews:
             raise NewsUnavailable(f"Firecrawl search failed: {type(exc).__name__}") from exc
 
         results = [*(found.web or []), *(found.news or [])]
-        articles = self._articles(results)
+        articles = self._articles(results, as_of)
         log.info("firecrawl: %d results, %d articles for %s", len(results), len(articles), ticker)
-        return news_result(
-            PROVIDER, articles, f"Firecrawl found no news on {ticker} from the past week"
-        )
+        empty = f"Firecrawl found no news on {ticker} from the past week"
+        if as_of is not None:
+            empty = (
+                f"Firecrawl found no dated news on {ticker} from the week up to "
+                f"{as_of.isoformat()}"
+            )
+        return news_result(PROVIDER, articles, empty)
 
-    def _articles(self, results: list[Any]) -> list[NewsArticle]:
+    def _articles(self, results: list[Any], as_of: date | None = None) -> list[NewsArticle]:
         articles: list[NewsArticle] = []
         seen: set[str] = set()
         for result in results:
             fields = _fields(result)
             if fields is None or fields["url"] in seen:
+                continue
+            published = parse_published(fields["published"])
+            if not dated_by(published, as_of):
                 continue
             seen.add(fields["url"])
             articles.append(NewsArticle(
@@ -90,12 +102,21 @@ class FirecrawlNews:
                 title=fields["title"],
                 url=fields["url"],
                 source=domain_of(fields["url"]),
-                published_at=parse_published(fields["published"]),
+                published_at=published,
                 excerpt=trim_excerpt(fields["text"], self.max_chars),
             ))
             if len(articles) == self.max_articles:
                 break
         return articles
+
+
+def _week_until(as_of: date) -> str:
+    """Google's custom date range for the week ending on `as_of` (`cdr`, dates as M/D/YYYY)."""
+    start = as_of - timedelta(days=7)
+    return (
+        f"cdr:1,cd_min:{start.month}/{start.day}/{start.year},"
+        f"cd_max:{as_of.month}/{as_of.day}/{as_of.year}"
+    )
 
 
 def _server_budget_ms(timeout: float) -> int:

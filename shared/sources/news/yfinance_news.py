@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 import requests
@@ -18,7 +19,7 @@ from shared.sources.market.yahoo_session import (
     shared_session,
     yahoo_failure,
 )
-from shared.sources.news.base import news_result
+from shared.sources.news.base import dated_by, news_result
 from shared.sources.news.excerpts import domain_of, parse_published, trim_excerpt
 
 PROVIDER = "yfinance"
@@ -34,6 +35,9 @@ class YFinanceNews:
     typed `empty` outcome with a data gap. Yahoo does not say why a stream is empty, and
     yfinance reads the news body without checking its status, so a 5xx whose body is JSON
     also looks empty.
+
+    Point in time (`as_of`): Yahoo's stream is today's; an item is kept only when its pubDate is
+    known and not after `as_of` (most streams then keep nothing, and the memo says so).
     """
 
     name: str = PROVIDER
@@ -49,7 +53,7 @@ class YFinanceNews:
         self.max_chars = max_chars
         self._session: Any = session if session is not None else shared_session(timeout)
 
-    def search(self, ticker: str) -> NewsResult:
+    def search(self, ticker: str, as_of: date | None = None) -> NewsResult:
         symbol = ticker.strip().upper()
         with YAHOO_LOCK:
             prepare()
@@ -61,17 +65,24 @@ class YFinanceNews:
                 raise NewsUnavailable(
                     f"Yahoo Finance news failed for {symbol}: {yahoo_failure(exc)}"
                 ) from exc
-        articles = self._articles(items if isinstance(items, list) else [])
+        articles = self._articles(items if isinstance(items, list) else [], as_of)
         log.info("yfinance news: %d articles for %s", len(articles), symbol)
-        return news_result(
-            PROVIDER, articles, f"Yahoo Finance lists no recent news for {symbol}"
-        )
+        empty = f"Yahoo Finance lists no recent news for {symbol}"
+        if as_of is not None:
+            empty = (
+                f"Yahoo Finance lists no news on {symbol} dated on or before "
+                f"{as_of.isoformat()}"
+            )
+        return news_result(PROVIDER, articles, empty)
 
-    def _articles(self, items: list[Any]) -> list[NewsArticle]:
+    def _articles(self, items: list[Any], as_of: date | None = None) -> list[NewsArticle]:
         articles: list[NewsArticle] = []
         for item in items:
             content = item.get("content") if isinstance(item, dict) else None
             if not isinstance(content, dict) or not _text(content.get("title")):
+                continue
+            published = parse_published(content.get("pubDate"))
+            if not dated_by(published, as_of):
                 continue
             url = _url(content.get("canonicalUrl")) or _url(content.get("clickThroughUrl"))
             provider = content.get("provider")
@@ -81,7 +92,7 @@ class YFinanceNews:
                 title=_text(content.get("title")) or "",
                 url=url,
                 source=source or domain_of(url),
-                published_at=parse_published(content.get("pubDate")),
+                published_at=published,
                 excerpt=trim_excerpt(_text(content.get("summary")) or "", self.max_chars),
             ))
             if len(articles) == self.max_articles:

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPORTS_CONTAINER = "reports"
 CACHE_CONTAINER = "cache"
+PRICES_CONTAINER = "prices"  # the point-in-time price store (shared/store/prices.py)
 ANALYSES_TABLE = "analyses"
 
 
@@ -37,7 +38,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("AzureWebJobsStorage__clientId")
     )
 
-    market_data_provider: Literal["yfinance", "simulated"] = Field(
+    market_data_provider: Literal["yfinance", "simulated", "history"] = Field(
         default="simulated", validation_alias="MARKET_DATA_PROVIDER"
     )
     news_provider: Literal["firecrawl", "yfinance", "none"] = Field(

@@ -15,6 +15,10 @@ def market_data_provider(settings: Settings) -> MarketDataProvider:
         from shared.sources.market.simulated import SimulatedMarketData
 
         return SimulatedMarketData(latency_ms=settings.simulated_latency_ms)
+    if settings.market_data_provider == "history":
+        from shared.sources.market.history import HistoryMarketData
+
+        return HistoryMarketData()
     from shared.sources.market.yfinance_provider import YFinanceMarketData
 
     return YFinanceMarketData(timeout=settings.market_data_timeout_seconds)

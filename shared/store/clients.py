@@ -27,6 +27,7 @@ from shared.errors import ConfigurationError, StorageFailed
 from shared.settings import (
     ANALYSES_TABLE,
     CACHE_CONTAINER,
+    PRICES_CONTAINER,
     REPORTS_CONTAINER,
     Settings,
     get_settings,
@@ -149,6 +150,14 @@ def cache_container() -> ContainerClient:
     container = blob_service().get_container_client(CACHE_CONTAINER)
     with storage_errors("create cache container"):
         _ensure_once("container", CACHE_CONTAINER, lambda: container.create_container())
+    return container
+
+
+def prices_container() -> ContainerClient:
+    """The private `prices` container: the point-in-time price store (`shared/store/prices.py`)."""
+    container = blob_service().get_container_client(PRICES_CONTAINER)
+    with storage_errors("create prices container"):
+        _ensure_once("container", PRICES_CONTAINER, lambda: container.create_container())
     return container
 
 

@@ -1,16 +1,18 @@
 """Fetch one symbol's market snapshot (the ticker or SPY) and keep it as a work blob.
 
 The SPY benchmark is the same for every job, so its snapshot is also cached in the private
-`cache` container (`benchmark/SPY.json`) for BENCHMARK_CACHE_SECONDS and shared by concurrent
-jobs. The cache is an optimisation, never a reason to fail: a read or write that fails is
-logged and the job fetches (a failed fetch still raises). Concurrent refreshes are guarded by
-ETag, so an entry is only replaced by a job that read it; the loser keeps its own snapshot.
+`cache` container (`benchmark/{provider}/{as_of or "latest"}/SPY.json`, keyed by what answers it:
+the history provider answers SPY with the S&P 500 index) for BENCHMARK_CACHE_SECONDS and shared
+by concurrent jobs. The cache is an optimisation, never a reason to fail: a read or write that
+fails is logged and the job fetches (a failed fetch still raises). Concurrent refreshes are
+guarded by ETag, so an entry is only replaced by a job that read it; the loser keeps its own
+snapshot.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -46,8 +48,9 @@ class CachedSnapshot(BaseModel):
     snapshot: MarketSnapshot
 
 
-def benchmark_blob(symbol: str) -> str:
-    return f"benchmark/{symbol}.json"
+def benchmark_blob(provider: str, symbol: str, as_of: date | None = None) -> str:
+    """The cache entry of one provider's benchmark, latest or as of a day."""
+    return f"benchmark/{provider}/{as_of.isoformat() if as_of else 'latest'}/{symbol}.json"
 
 
 def fetch(request: MarketRequest) -> MarketSummary:
@@ -62,7 +65,7 @@ def fetch(request: MarketRequest) -> MarketSummary:
             if request.symbol == BENCHMARK_SYMBOL:
                 snapshot = _benchmark(provider, settings, request)
             else:
-                snapshot = _fetch(provider, request.symbol)
+                snapshot = _fetch(provider, request.symbol, request.as_of)
         except UnknownTicker as exc:
             log.info("job %s: %s unknown to %s", request.job_id, request.symbol, provider.name)
             return MarketSummary(
@@ -75,12 +78,15 @@ def fetch(request: MarketRequest) -> MarketSummary:
     return MarketSummary(outcome="ok", symbol=request.symbol, source=stored.source, artifact=name)
 
 
-def _fetch(provider: MarketDataProvider, symbol: str) -> MarketSnapshot:
-    """The provider's snapshot of `symbol`, traced as one external call."""
+def _fetch(provider: MarketDataProvider, symbol: str, as_of: date | None) -> MarketSnapshot:
+    """The provider's snapshot of `symbol` (as of `as_of`, when given), traced as one external
+    call. Kept as the provider gave it: the look-ahead guard runs where the snapshots are read
+    (run_quant_analyst), so a leak in the benchmark fails the job too instead of becoming a
+    benchmark gap."""
     with telemetry.external_span(
         "market_data fetch", provider.name, {"stockmemo.symbol": symbol}
     ):
-        return provider.fetch(symbol)
+        return provider.fetch(symbol, as_of) if as_of is not None else provider.fetch(symbol)
 
 
 def _benchmark(
@@ -89,8 +95,8 @@ def _benchmark(
     """The cached benchmark snapshot while fresh, else a new fetch that refreshes the cache."""
     ttl = timedelta(seconds=settings.benchmark_cache_seconds)
     if ttl <= timedelta(0):
-        return _fetch(provider, request.symbol)
-    blob = _cache_blob(request.symbol, request.job_id)
+        return _fetch(provider, request.symbol, request.as_of)
+    blob = _cache_blob(provider.name, request.symbol, request.as_of, request.job_id)
     cached, etag = _read_cache(blob, request.job_id)
     if cached is not None and cached.provider == provider.name:
         age = datetime.now(UTC) - cached.fetched_at
@@ -100,16 +106,18 @@ def _benchmark(
                 request.job_id, request.symbol, age.total_seconds(),
             )
             return cached.snapshot
-    snapshot = _fetch(provider, request.symbol)
+    snapshot = _fetch(provider, request.symbol, request.as_of)
     entry = CachedSnapshot(provider=provider.name, fetched_at=datetime.now(UTC), snapshot=snapshot)
     if blob is not None:
         _write_cache(blob, entry, etag, request.job_id)
     return snapshot
 
 
-def _cache_blob(symbol: str, job_id: str) -> BlobClient | None:
+def _cache_blob(
+    provider: str, symbol: str, as_of: date | None, job_id: str
+) -> BlobClient | None:
     try:
-        return cache_container().get_blob_client(benchmark_blob(symbol))
+        return cache_container().get_blob_client(benchmark_blob(provider, symbol, as_of))
     except (AzureError, StockMemoError) as exc:
         log.warning("job %s: benchmark cache unavailable (%s)", job_id, type(exc).__name__)
         return None

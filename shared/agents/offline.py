@@ -28,11 +28,13 @@ a metric that is missing is named in backticks, never cited. Fractions are plain
 from __future__ import annotations
 
 from shared.domain.evidence import (
+    BENCHMARK_SYMBOL,
     Decision,
     MetricUnit,
     NewsResult,
     QuantNote,
     QuantResult,
+    benchmark_name,
 )
 from shared.domain.formatting import format_metric, format_value
 from shared.domain.models import Grounding, Verdict
@@ -174,8 +176,14 @@ def _red_flags(reader: _Reader) -> list[str]:
             f"(completeness {completeness.score:.2f}, below {COMPLETENESS_RED_FLAG:.2f})."
         )
     if all(reader.value(i) is None for i in BENCHMARK_METRICS):
-        flags.append("Benchmark (SPY) returns are missing: no comparison with the market.")
+        bench = benchmark_name(reader.result.benchmark_series)
+        flags.append(f"Benchmark ({bench}) returns are missing: no comparison with the market.")
     return flags
+
+
+def _named(phrase: str, bench: str) -> str:
+    """The phrase naming the benchmark the provider gave in place of SPY."""
+    return phrase.replace(f"({BENCHMARK_SYMBOL})", f"({bench})")
 
 
 def _missing_ids(result: QuantResult) -> list[str]:
@@ -185,12 +193,17 @@ def _missing_ids(result: QuantResult) -> list[str]:
 def write_quant_note(result: QuantResult) -> QuantNote:
     """A skeptical, metric-driven note, written by the rules above rather than by a model."""
     reader = _Reader(result)
+    bench = benchmark_name(result.benchmark_series)
     sentences = [
         f"Written by fixed rules from the computed metrics of {result.ticker}, "
         "not by a language model."
     ]
     for heading, items in _NOTE_SECTIONS:
-        shown = [f"{phrase} {reader.cite(i)}" for phrase, i in items if reader.value(i) is not None]
+        shown = [
+            f"{_named(phrase, bench)} {reader.cite(i)}"
+            for phrase, i in items
+            if reader.value(i) is not None
+        ]
         absent = [f"`{i}`" for _, i in items if reader.value(i) is None]
         if not shown:
             sentences.append(f"{heading}: nothing to read; missing {', '.join(absent)}.")

@@ -26,7 +26,8 @@ Conventions (those of `shared.domain.metrics`, so a member's own numbers and the
   (`metrics._beta`); diversification ratio = mean of the members' volatilities over the same
   window / portfolio volatility.
 - Benchmark: the benchmark series of a completed member's evidence (the one ending last, then
-  the longest, then by ranking order); its symbol names the benchmark, SPY when none is there.
+  the longest, then by ranking order); its label or symbol names the benchmark (`benchmark_name`:
+  "S&P 500 index" from the price store), SPY when none is there.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.domain.evidence import (
-    BENCHMARK_SYMBOL,
     DataGap,
     Decision,
     Metric,
@@ -48,6 +48,7 @@ from shared.domain.evidence import (
     PriceSeries,
     QuantNote,
     QuantResult,
+    benchmark_name,
 )
 from shared.domain.formatting import format_value
 from shared.domain.metrics import (
@@ -253,7 +254,7 @@ class Comparison(BaseModel):
 
     tickers: list[str]  # every member, in ranking order
     counts: Counts
-    benchmark_symbol: str
+    benchmark_symbol: str  # how the comparison names its benchmark (`evidence.benchmark_name`)
     benchmark_job_id: str | None = None  # whose stored benchmark series was used
     ranking_rule: str = RANKING_RULE
     ranking: list[RankingRow]
@@ -335,7 +336,7 @@ def compare(members: list[BatchMember]) -> Comparison:
     return Comparison(
         tickers=[m.ticker for m in ordered],
         counts=counts,
-        benchmark_symbol=bench.symbol if bench is not None else BENCHMARK_SYMBOL,
+        benchmark_symbol=benchmark_name(bench),
         benchmark_job_id=bench_member.job_id if bench_member is not None else None,
         ranking=ranking,
         correlation=correlation,
@@ -638,7 +639,7 @@ def _portfolio_beta(
     count = len(bench_returns)
     if count < MIN_BETA_RETURNS:
         return None, (
-            f"the portfolio and {bench.symbol} share {count} daily returns; at least "
+            f"the portfolio and {bench.display_name} share {count} daily returns; at least "
             f"{MIN_BETA_RETURNS} needed for beta"
         ), count
     variance = statistics.variance(bench_returns)

@@ -1,6 +1,7 @@
-"""The ticker against SPY as a hand-written SVG: both rebased to 100 at the first common day;
-and, for a batch, every completed ticker and the benchmark on the dates they all share
-(`comparison_chart_svg`), in the same style with one colour (then dash pattern) per line.
+"""The ticker against its benchmark (SPY, or the price store's S&P 500 index) as a hand-written
+SVG: both rebased to 100 at the first common day; and, for a batch, every completed ticker and
+the benchmark on the dates they all share (`comparison_chart_svg`), in the same style with one
+colour (then dash pattern) per line.
 
 No plotting library (cold start matters): two polylines, a 100 reference line, a few y ticks,
 dates on the x axis, a legend, and a <title>/<desc> for screen readers. One point per common
@@ -18,7 +19,7 @@ from datetime import date
 from html import escape
 
 from shared.domain.comparison import BatchMember
-from shared.domain.evidence import BENCHMARK_SYMBOL, PriceSeries
+from shared.domain.evidence import PriceSeries, benchmark_name
 from shared.domain.models import JobStatus
 
 WIDTH, HEIGHT = 720, 360
@@ -69,7 +70,7 @@ def lines_for(ticker: PriceSeries | None, benchmark: PriceSeries | None) -> list
             days = [d for d, _, _ in common]
             return [
                 Line(ticker.symbol, days, rebased([c for _, c, _ in common])),
-                Line(benchmark.symbol, days, rebased([b for _, _, b in common])),
+                Line(benchmark.display_name, days, rebased([b for _, _, b in common])),
             ]
     return [Line(ticker.symbol, list(ticker.dates), rebased(list(ticker.closes)))]
 
@@ -77,9 +78,11 @@ def lines_for(ticker: PriceSeries | None, benchmark: PriceSeries | None) -> list
 def chart_svg(
     ticker: PriceSeries | None,
     benchmark: PriceSeries | None,
-    benchmark_symbol: str = BENCHMARK_SYMBOL,
+    benchmark_symbol: str | None = None,
 ) -> str:
-    """The SVG document (UTF-8 text) for one job's evidence."""
+    """The SVG document (UTF-8 text) for one job's evidence; the benchmark is named by its
+    series (`benchmark_name`: the S&P 500 index from the price store), SPY without one."""
+    benchmark_symbol = benchmark_symbol or benchmark_name(benchmark)
     lines = lines_for(ticker, benchmark)
     symbol = ticker.symbol if ticker is not None else "ticker"
     title = f"{symbol} against {benchmark_symbol}, rebased to 100"
@@ -264,15 +267,14 @@ def comparison_lines(
         shared &= set(benchmark.dates)
         drawn.append(benchmark)
     else:
-        symbol = benchmark.symbol if benchmark is not None else BENCHMARK_SYMBOL
-        notes.append(f"{symbol} is not available")
+        notes.append(f"{benchmark_name(benchmark)} is not available")
     days = sorted(shared)
     if not days:
         return [], False, [*notes, "the tickers share no trading day"]
     lines = []
     for series in drawn:
         by_day = dict(zip(series.dates, series.closes, strict=True))
-        lines.append(Line(series.symbol, days, rebased([by_day[d] for d in days])))
+        lines.append(Line(series.display_name, days, rebased([by_day[d] for d in days])))
     return lines, with_bench, notes
 
 
@@ -302,7 +304,7 @@ def comparison_chart_svg(members: list[BatchMember], benchmark: PriceSeries | No
     """The SVG document (UTF-8 text) for a batch: every completed ticker and the benchmark,
     rebased to 100 on the dates they share, one line each, with a legend and a description."""
     lines, with_bench, notes = comparison_lines(members, benchmark)
-    bench_symbol = benchmark.symbol if benchmark is not None else BENCHMARK_SYMBOL
+    bench_symbol = benchmark_name(benchmark)
     tickers = [m.ticker for m in members if m.status is JobStatus.COMPLETED]
     title = f"{', '.join(tickers) or 'No ticker'} against {bench_symbol}, rebased to 100"
     if not lines:

@@ -190,6 +190,7 @@ def _provenance(
         f"- Job id: {_inline(job_id)}",
         f"- Market data provider: {_inline(quant.market_source)}"
         + (" (simulated)" if quant.simulated else ""),
+        *_benchmark_line(quant),
         f"- News provider: {_inline(news.provider)} (status {news.status})",
         f"- Writers: quant note {note_writer}; decision {_inline(decision.writer)}",
         f"- Model usage: {_usage(quant, decision)}",
@@ -197,6 +198,16 @@ def _provenance(
         f"- Created at: {created_at.isoformat()}",
     ]
     return ["## Provenance", "\n".join(lines)]
+
+
+def _benchmark_line(quant: QuantResult) -> list[str]:
+    """The benchmark, named, when the provider gave one that is not plain SPY (the price
+    store's S&P 500 index); the metric labels name it too."""
+    bench = quant.benchmark_series
+    if bench is None or bench.label is None:
+        return []
+    named = f"{_inline(bench.label)} ({_inline(bench.symbol)}, {_inline(bench.source)})"
+    return [f"- Benchmark: {named}"]
 
 
 def _usage(quant: QuantResult, decision: Decision) -> str:

@@ -1,4 +1,5 @@
-"""The SPY benchmark cache in Blob (`cache/benchmark/SPY.json`), against the session's Azurite.
+"""The SPY benchmark cache in Blob (`cache/benchmark/simulated/latest/SPY.json`), against the
+session's Azurite.
 
 The provider factory is the external boundary: it hands out the simulated market behind a
 counter, so a test can see how often SPY was really fetched.
@@ -50,7 +51,7 @@ def cache_blob(azurite: Azurite) -> Iterator[BlobClient]:
     """The cache entry, removed before and after each test (Azurite is shared by the session)."""
     service = BlobServiceClient.from_connection_string(azurite.connection_string)
     blob = service.get_container_client(CACHE_CONTAINER).get_blob_client(
-        benchmark_blob(BENCHMARK_SYMBOL)
+        benchmark_blob("simulated", BENCHMARK_SYMBOL)
     )
     _delete(blob)
     yield blob

@@ -6,6 +6,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-3.13
 NODE_STAMP := node_modules/.installed
+# The price store's sample (issue 16): skfolio's wheel carries the data files we read through
+# importlib.metadata; the package is never imported, so none of its dependencies (scikit-learn,
+# cvxpy, ...) is installed.
+SAMPLE_PKG := skfolio==1.12.2
+SAMPLE_STAMP := $(VENV)/.installed-skfolio-1.12.2
 TICKER ?= MSFT
 
 .PHONY: deps test demo serve bench lint check-index clean
@@ -18,6 +23,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+$(SAMPLE_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --no-deps $(SAMPLE_PKG)
+	touch $(SAMPLE_STAMP)
+
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
@@ -25,7 +34,7 @@ $(NODE_STAMP): package.json package-lock.json
 local.settings.json: local.settings.sample.json
 	@test -f $@ || { cp $< $@; echo "created $@ from $<"; }
 
-deps: $(STAMP) $(NODE_STAMP) local.settings.json
+deps: $(STAMP) $(SAMPLE_STAMP) $(NODE_STAMP) local.settings.json
 
 test: deps
 	$(PY) -m pytest -q

@@ -1,6 +1,7 @@
 """`python -m stockmemo analyze TICKER [TICKER ...] [--api URL]`: submit, follow the stages, print
 the memo; with several tickers, submit them as one batch, follow each ticker's stage, and print
-the comparison memo."""
+the comparison memo. `python -m stockmemo history load --sample | --csv FILE`: fill the price
+store MARKET_DATA_PROVIDER=history reads (`stockmemo/history.py`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import sys
 from typing import Any
 
+from stockmemo import history
 from stockmemo.client import DEFAULT_API, ApiError, ChildChange, MemoClient
 
 EXIT_FAILED = 1
@@ -123,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
                      help=f"base URL of the API (default {DEFAULT_API})")
     run.add_argument("--wait", type=float, default=900, help="seconds to wait for the memo")
     run.add_argument("--http-timeout", type=float, default=30, help="seconds per HTTP call")
+    history.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "history":
+        return int(args.handler(args))
     return analyze(args)
 
 

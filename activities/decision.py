@@ -13,6 +13,7 @@ from shared.agents.confidence import cap_confidence, overall_grounding
 from shared.agents.writer import Writer, writer
 from shared.contracts import DecisionSummary, MemoInput
 from shared.domain.evidence import Decision, NewsResult, QuantResult
+from shared.domain.lookahead import check_evidence
 from shared.settings import get_settings
 from shared.store.artifacts import ArtifactStore, work_blob
 from shared.store.evidence_blobs import load_news, load_quant
@@ -30,9 +31,13 @@ def decide(request: MemoInput) -> DecisionSummary:
     artifacts = ArtifactStore()
     name = work_blob(request.ticker, request.job_id, "decision")
     quant = load_quant(artifacts, request.quant_artifact)
+    news = load_news(artifacts, request.news_artifact, request.news_gaps)
+    # The look-ahead guard over all the evidence the memo is written from (series, metrics,
+    # news), before the strategist reads it: a point-in-time analysis with anything dated
+    # after its as_of fails here with lookahead_violation, and nothing is written.
+    check_evidence(quant, news, request.as_of)
     decision = artifacts.read_model(name, Decision)
     if decision is None:
-        news = load_news(artifacts, request.news_artifact, request.news_gaps)
         decision = decision_for(quant, news, writer(get_settings()))
         decision = artifacts.write_model_once(name, decision)
     log.info(

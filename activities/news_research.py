@@ -25,7 +25,10 @@ def research(request: NewsRequest) -> NewsSummary:
     if result is None:
         provider = news_provider(get_settings())
         with telemetry.external_span("news search", provider.name) as call:
-            result = provider.search(request.ticker)
+            result = (
+                provider.search(request.ticker, request.as_of) if request.as_of is not None
+                else provider.search(request.ticker)
+            )
             call.span.set_attributes(
                 {"stockmemo.news.status": result.status,
                  "stockmemo.news.articles": len(result.articles)}

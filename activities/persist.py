@@ -13,6 +13,7 @@ from shared import names, telemetry
 from shared.agents.confidence import overall_grounding
 from shared.contracts import PersistInput, PersistResult
 from shared.domain.evidence import Decision, NewsResult, QuantResult
+from shared.domain.lookahead import check_evidence
 from shared.domain.models import JobStatus, Stage, Usage
 from shared.errors import StorageFailed
 from shared.render.memo import evidence_hash, render_memo
@@ -32,9 +33,11 @@ def evidence_document(
         "quant": quant.model_dump(mode="json", exclude={"note", "usage"}),
         "news": news.model_dump(mode="json"),
     }
+    point_in_time = {"as_of": request.as_of.isoformat()} if request.as_of else {}
     return {
         "job_id": request.job_id,
         "ticker": request.ticker,
+        **point_in_time,
         "created_at": request.created_at.isoformat(),
         "evidence_hash": evidence_hash(evidence),
         **evidence,
@@ -50,6 +53,7 @@ def persist(request: PersistInput) -> PersistResult:
     decision = artifacts.read_model(request.decision_artifact, Decision)
     if decision is None:
         raise StorageFailed(f"decision {request.decision_artifact} is missing from storage")
+    check_evidence(quant, news, request.as_of)  # the guard again, right before the memo
 
     decision = decision.model_copy(update={"grounding": overall_grounding(quant.note, decision)})
     evidence_name = evidence_blob(request.ticker, request.job_id)
@@ -73,6 +77,7 @@ def persist(request: PersistInput) -> PersistResult:
         job_id=request.job_id,
         ticker=request.ticker,
         created_at=request.created_at,
+        as_of=request.as_of,
         quant=quant,
         news=news,
         decision=decision,

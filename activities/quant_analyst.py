@@ -11,6 +11,7 @@ from shared import names, telemetry
 from shared.agents.writer import writer
 from shared.contracts import QuantInput, QuantSummary
 from shared.domain.evidence import DataGap, MarketSnapshot, QuantResult
+from shared.domain.lookahead import check_evidence, check_snapshot
 from shared.domain.metrics import completeness, compute_metrics
 from shared.settings import get_settings
 from shared.store.artifacts import ArtifactStore, work_blob
@@ -70,7 +71,13 @@ def analyze(request: QuantInput) -> QuantSummary:
         if request.benchmark_artifact
         else None
     )
+    # The look-ahead guard, before any metric or note is made of them: a point-in-time
+    # analysis fails here (lookahead_violation) on a snapshot dated after its as_of.
+    check_snapshot(subject, request.as_of)
+    if benchmark is not None:
+        check_snapshot(benchmark, request.as_of)
     result = quant_result(request.ticker, subject, benchmark, request.benchmark_gaps)
+    check_evidence(result, None, request.as_of)
     author = writer(get_settings())
     result.note = author.quant_note(result)
     result = artifacts.write_model_once(name, result)

@@ -11,7 +11,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -22,6 +22,7 @@ from api.callers import owner_of
 from api.responses import base_url, error_boundary, error_response, json_response
 from shared import names, telemetry
 from shared.contracts import AnalysisInput, FailJob, RetryPolicy
+from shared.domain.as_of import check_as_of, shown
 from shared.domain.models import (
     TERMINAL_STATUSES,
     Accepted,
@@ -36,6 +37,7 @@ from shared.domain.models import (
 )
 from shared.errors import (
     BodyTooLarge,
+    InvalidAsOf,
     InvalidBody,
     InvalidQuery,
     InvalidTicker,
@@ -47,6 +49,7 @@ from shared.errors import (
     orchestration_failure,
 )
 from shared.settings import Settings, get_settings
+from shared.sources.factory import market_data_provider
 from shared.store.admission import Admission, IdempotencyClaim, check_idempotency_key
 from shared.store.jobs import JobStore
 
@@ -87,7 +90,24 @@ def parse_request(body: bytes) -> AnalysisRequest:
             raise InvalidBody(f"unknown field '{field}'", field=field) from exc
         if first["type"] == "missing":
             raise InvalidBody(f"missing field '{field}'", field=field) from exc
+        if field == "as_of":
+            raise InvalidAsOf(
+                str(first["msg"]).removeprefix("Value error, "),
+                field=field, value=shown(data.get("as_of")),
+            ) from exc
         raise InvalidTicker(str(first["msg"]).removeprefix("Value error, "), field=field) from exc
+
+
+def admit_as_of(as_of: date | None, tickers: list[str], settings: Settings) -> None:
+    """Refuse (InvalidAsOf) an `as_of` after today (UTC) or before the first day the market
+    data provider has for any of `tickers` (its `first_date`: no market fetch). Blocking: the
+    history provider reads its store's manifest, so call it in a worker thread."""
+    if as_of is None:
+        return
+    today = datetime.now(UTC).date()
+    check_as_of(as_of, today, {})
+    provider = market_data_provider(settings)
+    check_as_of(as_of, today, {ticker: provider.first_date(ticker) for ticker in tickers})
 
 
 def page_limit(req: func.HttpRequest) -> int:
@@ -159,6 +179,7 @@ async def submit_analysis(
 ) -> func.HttpResponse:
     settings = get_settings()
     owner, request, claim = read_submission(req, settings, parse_request)
+    await asyncio.to_thread(admit_as_of, request.as_of, [request.ticker], settings)
     job = Job(
         id=uuid.uuid4().hex,
         owner=owner,
@@ -166,6 +187,7 @@ async def submit_analysis(
         status=JobStatus.QUEUED,
         stage=Stage.QUEUED,
         created_at=datetime.now(UTC),
+        as_of=request.as_of,
     )
     # In a worker thread: the transaction may back off and retry under contention.
     admitted = await asyncio.to_thread(
@@ -185,6 +207,7 @@ def orchestration_input(job: Job, settings: Settings) -> AnalysisInput:
         owner=job.owner,
         ticker=job.ticker,
         created_at=job.created_at,
+        as_of=job.as_of,
         deadline_seconds=settings.job_deadline_seconds,
         retry=RetryPolicy(
             first_retry_ms=settings.activity_retry_first_ms,

@@ -13,16 +13,17 @@ import json
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.analyses import (
     RETRY_AFTER_SECONDS,
     accepted,
+    admit_as_of,
     durable_status,
     page_limit,
     read_submission,
@@ -32,7 +33,14 @@ from api.pages import document_response
 from api.responses import base_url, error_boundary, error_response, json_response
 from shared import names, telemetry
 from shared.contracts import BatchChild, BatchInput, FailJob, RetryPolicy
-from shared.domain.batches import Batch, BatchItem, BatchPage, BatchView, parse_tickers
+from shared.domain.batches import (
+    Batch,
+    BatchItem,
+    BatchPage,
+    BatchView,
+    parse_batch_as_of,
+    parse_tickers,
+)
 from shared.domain.models import TERMINAL_STATUSES, Job, JobError, JobStatus, Stage
 from shared.errors import (
     InvalidBody,
@@ -59,9 +67,12 @@ _READERS = 8
 
 
 class BatchRequest(BaseModel):
-    """Body of POST /api/batches, as admitted: the distinct tickers, upper-cased, in order."""
+    """Body of POST /api/batches, as admitted: the distinct tickers, upper-cased, in order, and
+    the as_of of a point-in-time batch."""
 
     tickers: list[str]
+    # Left out when None, so a body without as_of hashes (Idempotency-Key) as it always did.
+    as_of: date | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 def parse_batch(body: bytes, max_tickers: int) -> BatchRequest:
@@ -70,10 +81,13 @@ def parse_batch(body: bytes, max_tickers: int) -> BatchRequest:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidBody('the body must be a JSON object like {"tickers": ["AAPL", "MSFT"]}') \
             from exc
-    return BatchRequest(tickers=parse_tickers(data, max_tickers))
+    tickers = parse_tickers(data, max_tickers)
+    return BatchRequest(tickers=tickers, as_of=parse_batch_as_of(data))
 
 
-def new_batch(owner: str, tickers: list[str]) -> tuple[Batch, list[Job]]:
+def new_batch(
+    owner: str, tickers: list[str], as_of: date | None = None
+) -> tuple[Batch, list[Job]]:
     now = datetime.now(UTC)
     batch_id = uuid.uuid4().hex
     jobs = [
@@ -85,11 +99,15 @@ def new_batch(owner: str, tickers: list[str]) -> tuple[Batch, list[Job]]:
             stage=Stage.QUEUED,
             created_at=now,
             batch_id=batch_id,
+            as_of=as_of,
         )
         for ticker in tickers
     ]
     items = [BatchItem.of(job) for job in jobs]
-    batch = Batch(id=batch_id, owner=owner, status=JobStatus.QUEUED, created_at=now, items=items)
+    batch = Batch(
+        id=batch_id, owner=owner, status=JobStatus.QUEUED, created_at=now, items=items,
+        as_of=as_of,
+    )
     return batch, jobs
 
 
@@ -100,6 +118,7 @@ def orchestration_input(batch: Batch, settings: Settings) -> BatchInput:
         created_at=batch.created_at,
         children=[BatchChild(ticker=i.ticker, job_id=i.id) for i in batch.items],
         concurrency=settings.batch_concurrency,
+        as_of=batch.as_of,
         deadline_seconds=settings.job_deadline_seconds,
         retry=RetryPolicy(
             first_retry_ms=settings.activity_retry_first_ms,
@@ -153,7 +172,8 @@ async def submit_batch(
     owner, request, claim = read_submission(
         req, settings, lambda body: parse_batch(body, settings.batch_max_tickers)
     )
-    batch, jobs = new_batch(owner, request.tickers)
+    await asyncio.to_thread(admit_as_of, request.as_of, request.tickers, settings)
+    batch, jobs = new_batch(owner, request.tickers, request.as_of)
     rows = [batch_row(batch), *(job_row(job) for job in jobs)]
     admitted = await asyncio.to_thread(
         Admission().admit_rows,

@@ -104,7 +104,9 @@ def analysis_paths() -> dict[str, Any]:
                         },
                     ),
                     "400": error(
-                        "`invalid_body`, `invalid_ticker` or `invalid_idempotency_key`."
+                        "`invalid_body`, `invalid_ticker`, `invalid_as_of` (`field` `as_of`, "
+                        "`value` as sent: malformed, future or before the provider's data) or "
+                        "`invalid_idempotency_key`."
                     ),
                     "401": UNAUTHENTICATED,
                     "411": LENGTH_REQUIRED,

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +29,7 @@ from api.openapi_parts import (
     path_id,
     ref,
 )
+from shared.domain.as_of import AS_OF_RULE
 from shared.domain.batches import MAX_BATCH_TICKERS, MIN_BATCH_TICKERS, BatchPage, BatchView
 from shared.domain.models import TICKER_RULE, Accepted
 
@@ -48,6 +50,13 @@ class BatchSubmission(BaseModel):
             f"{MIN_BATCH_TICKERS} to BATCH_MAX_TICKERS (default 25, at most "
             f"{MAX_BATCH_TICKERS}) distinct tickers, each {TICKER_RULE}; upper-cased, and "
             "equal ones after that count once. The batch keeps the order first given."
+        ),
+    )
+    as_of: date | None = Field(
+        default=None,
+        description=(
+            f"A point-in-time batch: {AS_OF_RULE}, not in the future nor before the provider's "
+            "data for any of the tickers begins. Every child job carries it."
         ),
     )
 
@@ -88,7 +97,9 @@ def batch_paths() -> dict[str, Any]:
                     "400": error(
                         "`invalid_body`, `invalid_ticker` (`field` is `tickers[i]`, `value` "
                         "the ticker as sent), `invalid_batch` (fewer than 2 or more than "
-                        "BATCH_MAX_TICKERS distinct tickers) or `invalid_idempotency_key`."
+                        "BATCH_MAX_TICKERS distinct tickers), `invalid_as_of` (`field` "
+                        "`as_of`, `value` as sent: malformed, future or before the data) or "
+                        "`invalid_idempotency_key`."
                     ),
                     "401": UNAUTHENTICATED,
                     "411": LENGTH_REQUIRED,

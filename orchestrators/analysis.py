@@ -117,7 +117,9 @@ def gather_evidence(
     """Market (ticker and SPY) and news in parallel; the Quant Analyst once both markets are in."""
 
     def fetch(symbol: str) -> Any:
-        request = MarketRequest(job_id=job.job_id, ticker=job.ticker, symbol=symbol)
+        request = MarketRequest(
+            job_id=job.job_id, ticker=job.ticker, symbol=symbol, as_of=job.as_of
+        )
         return context.call_activity_with_retry(
             names.FETCH_MARKET_DATA, retry, request.model_dump(mode="json")
         )
@@ -126,7 +128,9 @@ def gather_evidence(
     news = context.call_activity_with_retry(
         names.RESEARCH_NEWS,
         retry,
-        NewsRequest(job_id=job.job_id, ticker=job.ticker).model_dump(mode="json"),
+        NewsRequest(job_id=job.job_id, ticker=job.ticker, as_of=job.as_of).model_dump(
+            mode="json"
+        ),
     )
     pending: list[Any] = [subject, benchmark, news]
     subject_summary: MarketSummary | None = None
@@ -186,6 +190,7 @@ def gather_evidence(
                 subject_artifact=subject_summary.artifact,
                 benchmark_artifact=benchmark_summary.artifact if benchmark_summary else None,
                 benchmark_gaps=benchmark_gaps,
+                as_of=job.as_of,
             )
             quant = context.call_activity_with_retry(
                 names.RUN_QUANT_ANALYST, retry, request.model_dump(mode="json")
@@ -215,6 +220,7 @@ def run_job(
         quant_artifact=quant.artifact,
         news_artifact=news.artifact if news else None,
         news_gaps=news_gaps,
+        as_of=job.as_of,
     )
     decision = DecisionSummary.model_validate(
         (yield from step(context, names.WRITE_MEMO, memo_input, retry, deadline))
@@ -232,6 +238,7 @@ def run_job(
         news_artifact=memo_input.news_artifact,
         news_gaps=news_gaps,
         decision_artifact=decision.artifact,
+        as_of=job.as_of,
     )
     stored = PersistResult.model_validate(
         (yield from step(context, names.PERSIST_REPORT, persist_input, retry, deadline))

@@ -6,11 +6,12 @@ items say, per ticker, which job it is and how that job ended as far as the batc
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.domain.as_of import parse_as_of, shown
 from shared.domain.models import (
     TERMINAL_STATUSES,
     Job,
@@ -22,13 +23,23 @@ from shared.domain.models import (
     normalize_ticker,
     optional_field,
 )
-from shared.errors import InvalidBatch, InvalidBody, InvalidTicker
+from shared.errors import InvalidAsOf, InvalidBatch, InvalidBody, InvalidTicker
 
 # One admission transaction holds the batch row, every child's job row, the quota row and the
 # idempotency row, and Table Storage takes at most 100 operations in one.
 TRANSACTION_LIMIT = 100
 MAX_BATCH_TICKERS = TRANSACTION_LIMIT - 4
 MIN_BATCH_TICKERS = 2
+
+
+def parse_batch_as_of(data: Any) -> date | None:
+    """The optional `as_of` of a `{"tickers": [...], "as_of": "YYYY-MM-DD"}` body (call after
+    parse_tickers); InvalidAsOf when it is not such a date."""
+    value = data.get("as_of") if isinstance(data, dict) else None
+    try:
+        return parse_as_of(value)
+    except ValueError as exc:
+        raise InvalidAsOf(str(exc), field="as_of", value=shown(value)) from exc
 
 
 def parse_tickers(data: Any, max_tickers: int) -> list[str]:
@@ -40,7 +51,7 @@ def parse_tickers(data: Any, max_tickers: int) -> list[str]:
     """
     if not isinstance(data, dict):
         raise InvalidBody('the body must be a JSON object like {"tickers": ["AAPL", "MSFT"]}')
-    unknown = sorted(set(data) - {"tickers"})
+    unknown = sorted(set(data) - {"tickers", "as_of"})
     if unknown:
         raise InvalidBody(f"unknown field '{unknown[0]}'", field=unknown[0])
     if "tickers" not in data:
@@ -127,6 +138,7 @@ class Batch(BaseModel):
     error: JobError | None = None
     report_blob: str | None = None
     usage: Usage | None = None  # the Portfolio Strategist's call (the children's are theirs)
+    as_of: date | None = None  # a point-in-time batch: every child carries it
 
     @property
     def tickers(self) -> list[str]:
@@ -152,6 +164,7 @@ class BatchView(BaseModel):
     usage: Usage | None = optional_field(
         "The comparison's own model call; each child's calls are on its job."
     )
+    as_of: date | None = optional_field("The date of a point-in-time batch, if any.")
     report_url: str = Field(description="GET this for the comparison memo once completed.")
     chart_url: str = Field(description="All tickers and the benchmark rebased to 100 (SVG).")
 
@@ -169,6 +182,7 @@ class BatchView(BaseModel):
             counts=BatchCounts.of(batch.items),
             error=batch.error,
             usage=batch.usage,
+            as_of=batch.as_of,
             report_url=f"{url}/report",
             chart_url=f"{url}/chart.svg",
         )

@@ -1,6 +1,7 @@
 """The Markdown memo: fixed sections in a fixed order, rendered from the evidence and the decision.
 
-Sections: title, a SIMULATED DATA warning when the market data is synthetic, Summary,
+Sections: title, the `As of YYYY-MM-DD` line of a point-in-time analysis (the memo's third
+line), a SIMULATED DATA warning when the market data is synthetic, Summary,
 Quantitative picture, News and narrative, Risks, Data gaps (always present), Provenance, and the
 disclaimer as the last line. Numbers go through `shared.domain.formatting`; text that came from
 outside (titles, sources, reasons) is escaped so it cannot break a table, a list or the section
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from shared.domain.evidence import Decision, Metric, NewsArticle, NewsResult, QuantResult
@@ -59,9 +60,12 @@ def render_memo(
     news: NewsResult,
     decision: Decision,
     evidence_hash: str,
+    as_of: date | None = None,
 ) -> str:
     """The memo as Markdown, ending with the disclaimer line and a newline."""
     blocks = [f"# {_inline(ticker.upper())} research memo"]
+    if as_of is not None:
+        blocks.append(as_of_line(as_of))
     if quant.simulated:
         blocks.append(SIMULATED_WARNING)
     blocks += _summary(quant, decision)
@@ -72,6 +76,13 @@ def render_memo(
     blocks += _provenance(job_id, created_at, quant, news, decision, evidence_hash)
     blocks.append(DISCLAIMER)
     return "\n\n".join(blocks) + "\n"
+
+
+def as_of_line(as_of: date) -> str:
+    return (
+        f"**As of {as_of.isoformat()}**: a point-in-time analysis; every piece of evidence "
+        "below is dated on or before this day."
+    )
 
 
 def _summary(quant: QuantResult, decision: Decision) -> list[str]:

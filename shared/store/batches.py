@@ -9,7 +9,7 @@ terminal batch is never changed again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -45,6 +45,7 @@ def batch_row(batch: Batch) -> dict[str, Any]:
             "ErrorCode": batch.error.code if batch.error else None,
             "ErrorMessage": batch.error.message if batch.error else None,
             "ReportBlob": batch.report_blob,
+            "AsOf": batch.as_of.isoformat() if batch.as_of else None,
             **(
                 {
                     "LlmCalls": batch.usage.llm_calls,
@@ -74,6 +75,7 @@ def batch_from_entity(entity: dict[str, Any]) -> Batch:
         items=_ITEMS.validate_json(entity.get("Items") or "[]"),
         error=error,
         report_blob=entity.get("ReportBlob") or None,
+        as_of=date.fromisoformat(entity["AsOf"]) if entity.get("AsOf") else None,
         usage=Usage(
             llm_calls=int(entity["LlmCalls"]),
             prompt_tokens=int(entity.get("PromptTokens") or 0),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -66,6 +66,7 @@ def job_to_entity(job: Job) -> dict[str, Any]:
         "PromptTokens": usage.prompt_tokens,
         "CompletionTokens": usage.completion_tokens,
         "BatchId": job.batch_id,
+        "AsOf": job.as_of.isoformat() if job.as_of else None,
     }
 
 
@@ -96,6 +97,7 @@ def job_from_entity(entity: dict[str, Any]) -> Job:
             completion_tokens=int(entity.get("CompletionTokens") or 0),
         ),
         batch_id=entity.get("BatchId") or None,
+        as_of=date.fromisoformat(entity["AsOf"]) if entity.get("AsOf") else None,
     )
 
 

@@ -181,7 +181,9 @@ def test_the_error_detail_documents_the_offending_value() -> None:
 
 
 def test_the_documented_batch_body_has_the_admitted_requests_fields() -> None:
-    assert set(BatchSubmission.model_fields) == set(BatchRequest.model_fields) == {"tickers"}
+    assert set(BatchSubmission.model_fields) == set(BatchRequest.model_fields) == {
+        "tickers", "as_of"
+    }
     schema = DOC["components"]["schemas"]["BatchSubmission"]
     assert schema["additionalProperties"] is False and schema["required"] == ["tickers"]
     tickers = schema["properties"]["tickers"]

@@ -323,7 +323,7 @@ def _spread(rows: Sequence[Row]) -> tuple[float | None, str | None]:
     buys = [e for v, _, e in rows if v is Verdict.BUY]
     sells = [e for v, _, e in rows if v is Verdict.SELL]
     if not buys or not sells:
-        missing = "buy" if not buys else "sell"
+        missing = "buy or sell" if not buys and not sells else "buy" if not buys else "sell"
         return None, f"no scored {missing} verdict"
     return sum(buys) / len(buys) - sum(sells) / len(sells), None
 

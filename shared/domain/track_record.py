@@ -18,7 +18,8 @@ Conventions, one place for all of them:
   than `MIN_IC_DECISIONS` decisions, when every scored decision has the same verdict (the IC
   would then rank confidence alone, not the verdicts), or when either ranked vector is constant.
 - **Long-short spread**: mean excess of the scored buys minus that of the scored sells;
-  undefined without at least one of each.
+  undefined without at least one of each. Its n is the buys plus the sells, its dates those
+  with a buy or a sell.
 - **Bootstrap**: `resamples` (2,000) resamples of the decision DATES, with replacement: a
   resample draws as many dates as there are scored dates and takes every scored decision of
   each drawn date (a date drawn twice counts twice), so decisions made on the same day, which
@@ -51,7 +52,9 @@ Conventions, one place for all of them:
   * "evidence of an inverted signal" if both lie entirely below 0;
   * "no evidence of signal" otherwise (an interval undefined or containing 0, or the two
     disagreeing).
-  Hit rates and calibration are shown but do not enter the rule.
+  Hit rates and calibration are shown but do not enter the rule. On pure noise (simulated,
+  100 seeds, 12 dates of 6 decisions) the rule calls a signal either way about 5% of the time:
+  its two intervals move together, so requiring both adds little beyond one 95% test.
 - **Contamination**: with a cutoff date (the model's training cutoff), the decisions dated before
   it are counted as possibly contaminated: the model may remember what happened next.
 """

@@ -76,7 +76,8 @@ def load_command(args: argparse.Namespace) -> int:
             )
         result = PriceStore().load(table, manifest)
     except StockMemoError as exc:
-        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        none = " (nothing was stored)" if exc.code == "invalid_price_file" else ""
+        print(f"error: {exc.code}: {exc.message}{none}", file=sys.stderr)
         return EXIT_REFUSED if exc.http_status < 500 else EXIT_FAILED
     stored = result.manifest
     bench = stored.benchmark

@@ -94,6 +94,14 @@ class NotCompleted(StockMemoError):
     http_status = 409
 
 
+class TrackRecordUnavailable(StockMemoError):
+    """GET /api/track-record with the simulated market data provider: its prices are made up
+    and re-dated for each request, so a forward return on them means nothing."""
+
+    code = "track_record_unavailable"
+    http_status = 409
+
+
 class UnknownTicker(StockMemoError):
     """The market data provider does not know the ticker: permanent, never retried."""
 
@@ -218,7 +226,7 @@ ERROR_CODES: dict[str, type[StockMemoError]] = {
     cls.code: cls
     for cls in (
         InvalidBody, InvalidTicker, InvalidBatch, InvalidQuery, InvalidPriceFile, InvalidAsOf,
-        NotFound, NotCompleted, UnknownTicker, LookaheadViolation,
+        NotFound, NotCompleted, UnknownTicker, LookaheadViolation, TrackRecordUnavailable,
         MarketDataUnavailable, NewsUnavailable, LlmFailed, StorageFailed, JobTimeout,
         ConfigurationError,
         BudgetExceeded,

@@ -6,6 +6,7 @@ have no defaults.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from typing import Literal
 
@@ -106,6 +107,9 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60, gt=0, validation_alias="LLM_TIMEOUT_SECONDS")
     llm_max_tokens: int = Field(default=1200, ge=64, validation_alias="LLM_MAX_TOKENS")
     llm_temperature: float = Field(default=0.0, ge=0, le=2, validation_alias="LLM_TEMPERATURE")
+    # The model's training cutoff (YYYY-MM-DD): the track record flags memos a model wrote as
+    # of a date before it, since the model may remember what happened next. Unset: no flag.
+    llm_training_cutoff: date | None = Field(default=None, validation_alias="LLM_TRAINING_CUTOFF")
 
     @property
     def uses_identity_storage(self) -> bool:

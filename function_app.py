@@ -12,7 +12,7 @@ from activities import (
     persist,
     quant_analyst,
 )
-from api import analyses, batches, health, openapi, pages, reports, stats
+from api import analyses, batches, health, openapi, pages, prices, reports, stats, track_record
 from maintenance import retention
 from orchestrators import analysis
 from orchestrators import batch as batch_orchestration
@@ -27,6 +27,8 @@ for blueprint in (
     pages.bp,
     openapi.bp,
     stats.bp,
+    prices.bp,
+    track_record.bp,
     analysis.bp,
     job_stage.bp,
     market_data.bp,

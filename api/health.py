@@ -47,7 +47,14 @@ def provider_checks(settings: Settings) -> dict[str, dict[str, Any]]:
             "provider": news,
             "settings_complete": news != "firecrawl" or settings.firecrawl_api_key is not None,
         },
-        "llm": {"provider": llm, "settings_complete": llm_complete},
+        "llm": {
+            "provider": llm,
+            "settings_complete": llm_complete,
+            # LLM_TRAINING_CUTOFF, for clients that score memos (the backtest): null when unset.
+            "training_cutoff": (
+                settings.llm_training_cutoff.isoformat() if settings.llm_training_cutoff else None
+            ),
+        },
     }
 
 

@@ -37,9 +37,11 @@ from api.openapi_parts import (
     path_id,
     ref,
 )
+from api.openapi_prices import price_paths
 from api.pages import ASSETS
 from api.responses import base_url, error_boundary, json_response
 from api.stats import ADMIN_HEADER, DEFAULT_HOURS, MAX_HOURS, StatsView
+from api.track_record import TrackRecordView
 from shared.domain.batches import BatchPage, BatchView
 from shared.domain.models import (
     TICKER_RULE,
@@ -51,13 +53,14 @@ from shared.domain.models import (
     JobView,
     ReportLink,
 )
+from shared.sources.market.closes import PriceHistory
 
 bp = df.Blueprint()
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (AnalysisRequest, BatchSubmission)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     Accepted, JobView, JobPage, ReportLink, ErrorBody, HealthView, StatsView,
-    BatchView, BatchPage,
+    BatchView, BatchPage, PriceHistory, TrackRecordView,
 )
 
 
@@ -326,7 +329,7 @@ def service_paths() -> dict[str, Any]:
 
 
 def paths() -> dict[str, Any]:
-    return {**analysis_paths(), **batch_paths(), **service_paths()}
+    return {**analysis_paths(), **batch_paths(), **price_paths(), **service_paths()}
 
 
 def document(base: str) -> dict[str, Any]:

@@ -130,7 +130,9 @@ def store_comparison(request: CompareInput) -> BatchOutput:
     ended = members(batch)
     comparison = compare([member for member, _ in ended])
     summary = summary_or_rules(comparison)
-    report = render_comparison(request.batch_id, request.created_at, comparison, summary)
+    report = render_comparison(
+        request.batch_id, request.created_at, comparison, summary, as_of=request.as_of
+    )
     report_name = comparison_blob(request.batch_id)
     data_name = comparison_data_blob(request.batch_id)
     chart_name = comparison_chart_blob(request.batch_id)

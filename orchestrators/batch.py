@@ -115,6 +115,7 @@ def batch_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
         batch_id=batch.batch_id,
         owner=batch.owner,
         created_at=batch.created_at,
+        as_of=batch.as_of,
     )
     try:
         answer = yield context.call_activity_with_retry(

@@ -222,6 +222,7 @@ class CompareInput(BaseModel):
     batch_id: str
     owner: str
     created_at: datetime
+    as_of: date | None = AS_OF_FIELD  # the batch's point in time, shown in the comparison
 
 
 class BatchOutput(BaseModel):

@@ -13,7 +13,7 @@ break a table, a list or the section order, and `?format=html` renders it throug
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from shared.domain.comparison import (
     Comparison,
@@ -26,6 +26,7 @@ from shared.domain.evidence import Metric
 from shared.domain.formatting import MISSING, format_value
 from shared.domain.models import Grounding
 from shared.render.markdown import code, inline, line, paragraph
+from shared.render.memo import as_of_line
 
 DISCLAIMER = "*This comparison is not investment advice.*"
 SIMULATED_WARNING = (
@@ -41,11 +42,19 @@ _GROUNDING = {
 
 
 def render_comparison(
-    batch_id: str, created_at: datetime, comparison: Comparison, summary: PortfolioSummary
+    batch_id: str,
+    created_at: datetime,
+    comparison: Comparison,
+    summary: PortfolioSummary,
+    *,
+    as_of: date | None = None,
 ) -> str:
-    """The comparison memo as Markdown, ending with the disclaimer line and a newline."""
+    """The comparison memo as Markdown, ending with the disclaimer line and a newline; a
+    point-in-time batch says its `As of` line right under the title, as a memo does."""
     tickers = ", ".join(inline(t) for t in comparison.tickers) or "no ticker"
     blocks = [f"# Comparison memo: {tickers}"]
+    if as_of is not None:
+        blocks.append(as_of_line(as_of))
     if comparison.simulated:
         blocks.append(SIMULATED_WARNING)
     blocks += _summary(summary)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 
 from shared.agents.portfolio import offline_summary
@@ -177,3 +177,12 @@ def test_missing_values_stay_missing_with_their_reason() -> None:
     assert "| n/a: the completed members share 14 daily returns; at least 20 needed |" in memo
     assert not re.search(r"\b(nan|NaN|None|inf|Infinity)\b", memo)
     assert "- Batch, comparison / too_few_shared_returns:" in memo
+
+
+def test_a_point_in_time_comparison_says_as_of_under_its_title() -> None:
+    members, _ = batch()
+    comparison = compare(members)
+    summary = offline_summary(comparison)
+    dated = render_comparison("b" * 32, CREATED, comparison, summary, as_of=date(2019, 6, 28))
+    assert "**As of 2019-06-28**" in "\n".join(dated.splitlines()[:5])
+    assert "As of" not in render_comparison("b" * 32, CREATED, comparison, summary)

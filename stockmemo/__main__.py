@@ -1,7 +1,9 @@
 """`python -m stockmemo analyze TICKER [TICKER ...] [--api URL]`: submit, follow the stages, print
 the memo; with several tickers, submit them as one batch, follow each ticker's stage, and print
 the comparison memo. `python -m stockmemo history load --sample | --csv FILE`: fill the price
-store MARKET_DATA_PROVIDER=history reads (`stockmemo/history.py`)."""
+store MARKET_DATA_PROVIDER=history reads (`stockmemo/history.py`).
+`python -m stockmemo backtest --tickers A,B --start D --end D --every N`: score point-in-time
+verdicts against what followed (`stockmemo/backtest.py`)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from stockmemo import history
+from stockmemo import backtest, history
 from stockmemo.client import DEFAULT_API, ApiError, ChildChange, MemoClient
 
 EXIT_FAILED = 1
@@ -126,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--wait", type=float, default=900, help="seconds to wait for the memo")
     run.add_argument("--http-timeout", type=float, default=30, help="seconds per HTTP call")
     history.add_parser(commands)
+    backtest.add_parser(commands)
     args = parser.parse_args(argv)
-    if args.command == "history":
+    if args.command in ("history", "backtest"):
         return int(args.handler(args))
     return analyze(args)
 

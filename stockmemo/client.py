@@ -53,10 +53,14 @@ class MemoClient:
         self.key = key
         self.timeout = timeout
 
-    def _request(self, method: str, url: str, body: Any = None) -> Response:
+    def _request(
+        self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Response:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Accept", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         if data is not None:
             request.add_header("Content-Type", "application/json")
         if self.key:
@@ -88,6 +92,25 @@ class MemoClient:
         answer = self._request("POST", f"{self.api}/api/batches", {"tickers": tickers})
         result: dict[str, Any] = answer.json()
         return result
+
+    def submit_point_in_time_batch(
+        self, tickers: list[str], as_of: str, idempotency_key: str
+    ) -> dict[str, Any]:
+        """A batch as of a past day, under an Idempotency-Key: the same key and body answer the
+        batch the first request started, and start nothing new."""
+        answer = self._request(
+            "POST", f"{self.api}/api/batches", {"tickers": tickers, "as_of": as_of},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def get_json(self, path: str, **query: str) -> Any:
+        """GET `/api/{path}` (query values URL-encoded) and its JSON body."""
+        url = f"{self.api}/api/{path}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        return self._request("GET", url).json()
 
     def job(self, job_id: str) -> dict[str, Any]:
         quoted = urllib.parse.quote(job_id, safe="")

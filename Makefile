@@ -13,7 +13,7 @@ SAMPLE_PKG := skfolio==1.12.2
 SAMPLE_STAMP := $(VENV)/.installed-skfolio-1.12.2
 TICKER ?= MSFT
 
-.PHONY: deps test demo serve bench lint check-index clean
+.PHONY: deps test demo backtest serve bench lint check-index clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { tools/find_python313.sh; exit 1; }
@@ -41,6 +41,11 @@ test: deps
 
 demo: deps
 	$(PY) -m demo $(TICKER)
+
+# The backtest on the sample's real prices (issue 16): Azurite, the sample, a local host with the
+# history provider, the offline writer and a raised quota; results in backtest-results/.
+backtest: deps
+	$(PY) -m demo.backtest
 
 serve: deps
 	@echo "function keys: $(PY) -m devhost keys --root . (while this runs, from another shell)"

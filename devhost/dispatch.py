@@ -30,6 +30,11 @@ from devhost.worker_pool import NoWorkers, WorkerExited
 
 log = logging.getLogger(__name__)
 
+# A timer sleeps at most this long before it looks at the wall clock again: a fire time weeks
+# ahead (the SDK splits long timers into 3-day ones, but a timer under 6 days is one timer) costs
+# one wake-up an hour, and a host whose clock jumped or slept fires it when UTC says so.
+MAX_TIMER_SLEEP_SECONDS = 3600.0
+
 Deliver = Callable[[Instance, int, Event], None]
 Invoke = Callable[[Any], Awaitable[Any]]
 
@@ -121,7 +126,7 @@ class Dispatcher:
         delay = (parse_timestamp(task.fire_at) - utcnow()).total_seconds()
         loop = asyncio.get_running_loop()
         instance.timers[task.task_id] = loop.call_later(
-            max(0.0, delay), self._timer_due, instance, task
+            min(max(0.0, delay), MAX_TIMER_SLEEP_SECONDS), self._timer_due, instance, task
         )
 
     def _timer_due(self, instance: Instance, task: Task) -> None:
@@ -129,7 +134,7 @@ class Dispatcher:
         if task.cancelled:
             return
         assert task.fire_at is not None
-        if parse_timestamp(task.fire_at) > utcnow():  # the loop's clock ran ahead of UTC
+        if parse_timestamp(task.fire_at) > utcnow():  # not due yet (a capped sleep, or drift)
             self._arm(instance, task)
             return
         self._deliver(

@@ -33,7 +33,8 @@ from typing import Any
 
 from azure.durable_functions.models.history import HistoryEventType
 
-from devhost import heap, observe, sequencing
+from devhost import events as raised
+from devhost import generations, heap, observe, sequencing
 from devhost import history as events
 from devhost.dispatch import Dispatcher, Invoke
 from devhost.errors import InstanceExists, InvalidInstanceId, UnknownFunction
@@ -195,6 +196,11 @@ class Engine:
             return None
         return Instance.from_document(document).view(with_history)
 
+    async def raise_event(
+        self, instance_id: str, name: str, input_json: str | None
+    ) -> raised.RaiseOutcome:
+        return await raised.raise_event(self, instance_id, name, input_json)
+
     async def terminate(self, instance_id: str, reason: str | None) -> TerminateOutcome:
         instance = await self._owned(instance_id)
         if instance is None:
@@ -239,6 +245,7 @@ class Engine:
                 del self._instances[instance.instance_id]
             instance.inbox.clear()
             self._dispatcher.disarm(instance)
+            raised.settle(raised.take_unsaved(instance), stored=True)  # accepted, then gone
 
     async def recover(self) -> int:
         """Adopt every instance the store lists as Pending or Running; returns how many."""
@@ -259,6 +266,7 @@ class Engine:
         self._closing = True
         for instance in self._instances.values():
             self._dispatcher.disarm(instance)
+            raised.settle(raised.take_unsaved(instance), stored=False)
         await self._children.close()
         await self._dispatcher.close()
         if self._drains:
@@ -347,6 +355,12 @@ class Engine:
             instance.history.extend(new_events)
             instance.status = RuntimeStatus.RUNNING
             scheduled = self._apply(instance, result, retries, now)
+            if result.continue_as_new is not None and not instance.is_terminal:
+                await generations.continue_as_new(self, instance, result.continue_as_new, now)
+                for task in scheduled:  # sent with the old execution; their outcomes are dropped
+                    if task.kind != "timer":
+                        self._dispatch(instance, task)
+                return
         instance.history.append(events.orchestrator_completed(now))
         self._mark_played(instance, mark)
         instance.updated = now
@@ -418,7 +432,7 @@ class Engine:
             instance.custom_status_raw = result.custom_status_json
         if result.error is not None:
             self._fail(instance, now, result.error)
-        elif result.done:
+        elif result.done and result.continue_as_new is None:
             instance.status = RuntimeStatus.COMPLETED
             instance.output_raw = result.output_json
             instance.history.append(
@@ -447,12 +461,13 @@ class Engine:
     async def _checkpoint(self, instance: Instance, status_changed: bool) -> bool:
         self._counts["checkpoints"] += 1
         pending = None
-        if instance.status == RuntimeStatus.PENDING:
+        if not instance.history:  # Pending, or a new generation that has not run yet
             pending = next(
                 (e for e in instance.inbox if e["EventType"] == HistoryEventType.EXECUTION_STARTED),
                 None,
             )
         document = instance.to_document(pending)
+        waiting = raised.take_unsaved(instance)  # raises whose events this document holds
         data = await asyncio.get_running_loop().run_in_executor(self._encoder, _encode, document)
         summary = Summary(
             instance.instance_id, instance.name, instance.status, instance.created, instance.updated
@@ -462,7 +477,9 @@ class Engine:
             with observe.checkpoint(
                 self._observer, instance.instance_id, len(data), instance.status.value
             ):
-                return await self._store.save_with_retry(data, summary, status_changed)
+                saved = await self._store.save_with_retry(data, summary, status_changed)
+        raised.settle(waiting, saved)
+        return saved
 
     async def _finish(self, instance: Instance) -> None:
         """A terminal instance: stop its timers, checkpoint, and leave it to the store."""

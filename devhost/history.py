@@ -157,6 +157,15 @@ def timer_fired(when: datetime, timer_id: int, fire_at: str) -> Event:
     return _event(HistoryEventType.TIMER_FIRED, when, TimerId=timer_id, FireAt=fire_at)
 
 
+def event_raised(when: datetime, name: str, input_json: str | None) -> Event:
+    """DurableTask.Core's EventRaisedEvent: the event's data as JSON text in `Input`."""
+    return _event(HistoryEventType.EVENT_RAISED, when, Name=name, Input=input_json)
+
+
+def is_event_raised(event: Event) -> bool:
+    return bool(event["EventType"] == HistoryEventType.EVENT_RAISED)
+
+
 def execution_completed(when: datetime, status: OrchestrationStatus, result: str | None) -> Event:
     return _event(
         HistoryEventType.EXECUTION_COMPLETED,

@@ -99,6 +99,7 @@ class HttpServer:
             query=dict(request.query),
             body=await request.read(),
             url=str(request.url),
+            content_type=request.content_type if request.headers.get("Content-Type") else "",
         )
         response = await self._management.handle(api_request)
         headers = dict(response.headers)

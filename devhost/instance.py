@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from devhost.history import Event, completed_task_ids, parse_timestamp, timestamp
+from devhost.history import Event, completed_task_ids, is_event_raised, parse_timestamp, timestamp
 from devhost.replay import Action
 from devhost.status import RuntimeStatus, StatusView
 
@@ -61,6 +61,9 @@ class Instance:
     output_raw: str | None = None
     custom_status_raw: str | None = None
     parent: dict[str, Any] | None = None  # ParentInstance of a sub-orchestration
+    # The execution id of the first generation when this one continued as new: what a parent
+    # knows its child by (None: this is the first generation).
+    first_execution_id: str | None = None
     history: list[Event] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     action_task_ids: list[int] = field(default_factory=list)
@@ -71,6 +74,8 @@ class Instance:
     inbox: list[Event] = field(default_factory=list)
     delivered: set[int] = field(default_factory=set)
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
+    # Raised events waiting for the checkpoint that stores them (see `devhost.events`).
+    unsaved: list[asyncio.Future[bool]] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     draining: bool = False
     paused: bool = False  # a replay was lost with its worker; it runs again shortly
@@ -78,6 +83,11 @@ class Instance:
     @property
     def is_terminal(self) -> bool:
         return self.status.is_terminal
+
+    @property
+    def lineage(self) -> str:
+        """The execution id this instance was started with, kept across `continue_as_new`."""
+        return self.first_execution_id or self.execution_id
 
     @property
     def parent_instance_id(self) -> str | None:
@@ -121,6 +131,9 @@ class Instance:
             "retryGroups": {str(k): v.__dict__ for k, v in self.retry_groups.items()},
             "nextId": self.next_id,
             "pendingStart": pending_start,
+            # Raised events not in the history yet; a raise is acknowledged once they are here.
+            "pendingEvents": [e for e in self.inbox if is_event_raised(e)],
+            "firstExecutionId": self.first_execution_id,
         }
 
     @classmethod
@@ -144,7 +157,9 @@ class Instance:
                 int(k): RetryGroup(**v) for k, v in (doc.get("retryGroups") or {}).items()
             },
             next_id=int(doc.get("nextId") or 0),
+            first_execution_id=doc.get("firstExecutionId"),
         )
         if doc.get("pendingStart"):
             instance.inbox.append(doc["pendingStart"])
+        instance.inbox.extend(doc.get("pendingEvents") or [])
         return instance

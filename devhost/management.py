@@ -12,8 +12,9 @@ base (`/durabletask/`); both bases serve the same handlers, as in the extension.
 - DELETE instances/{id}   purge: 200 {"instancesDeleted": 1} whatever the status, 404 unknown
          (HttpApiHandler.HandleDeleteHistoryByIdRequestAsync, L554-567, checks no status, and
          the Azure Storage provider's single-instance purge deletes a running one too)
-Other operations of the extension (raise event, rewind, restart, suspend, resume, queries)
-answer 501.
+- POST   instances/{id}/raiseEvent/{name}   202; 404 unknown, 410 finished (checked first),
+         400 unless application/json with a JSON body (see `devhost.events`)
+Other operations of the extension (rewind, restart, suspend, resume, queries) answer 501.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from urllib.parse import quote
 
 from devhost.engine import Engine, PurgeOutcome, TerminateOutcome
 from devhost.errors import InstanceExists, InvalidInstanceId, StorageError, UnknownFunction
+from devhost.events import RaiseOutcome, event_input
 from devhost.status import RuntimeStatus, status_payload
 
 RETRY_AFTER_STATUS = "5"
@@ -43,6 +45,7 @@ class ApiRequest:
     query: Mapping[str, str]
     body: bytes
     url: str  # the full request URL, for Location headers
+    content_type: str = ""  # the media type, without parameters
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,10 @@ class ManagementApi:
             if method == "DELETE":
                 return await self._purge(parts[1])
             return ApiResponse(404)
+        if parts[:1] == ["instances"] and len(parts) == 4 and parts[2].lower() == "raiseevent":
+            if method != "POST":
+                return ApiResponse(404)
+            return await self._raise(request, parts[1], parts[3])
         if parts and parts[0] == "instances" and len(parts) == 3 and method == "POST":
             if parts[2].lower() == "terminate":
                 return await self._terminate(parts[1], request.query.get("reason"))
@@ -186,6 +193,27 @@ class ManagementApi:
                 TerminateOutcome.NOT_FOUND: 404,
                 TerminateOutcome.GONE: 410,
             }[outcome]
+        )
+
+    async def _raise(self, request: ApiRequest, instance_id: str, name: str) -> ApiResponse:
+        view = await self._engine.status(instance_id, with_history=False)
+        if view is None:
+            return ApiResponse(404)
+        if view.status.is_terminal:
+            return ApiResponse(410)
+        if request.content_type.lower() != "application/json":
+            return _error(400, "Only application/json request content is supported")
+        try:
+            data = event_input(request.body.decode("utf-8"))
+        except ValueError as exc:  # includes UnicodeDecodeError
+            return _error(400, "Invalid JSON content", str(exc))
+        outcome = await self._engine.raise_event(instance_id, name, data)
+        if outcome == RaiseOutcome.NOT_STORED:
+            return _error(500, "The event could not be stored: its checkpoint failed")
+        return ApiResponse(
+            {RaiseOutcome.ACCEPTED: 202, RaiseOutcome.NOT_FOUND: 404, RaiseOutcome.GONE: 410}[
+                outcome
+            ]
         )
 
     async def _purge(self, instance_id: str) -> ApiResponse:

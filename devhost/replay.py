@@ -4,6 +4,13 @@ History events go in as the context JSON the extension sends; the SDK answers wi
 (`isDone`, `actions`, `output`, `customStatus`) or raises with `$OutOfProcData$:<state>`. Actions
 are flattened (compound `task_all`/`task_any` wrappers removed) into the order in which the SDK
 gives out sequence ids, so action #k is the k-th id-bearing task the orchestrator ever scheduled.
+
+Two actions are not work to schedule and are taken out of that list. WaitForExternalEvent: the
+SDK keys its task by the event's name and gives it no sequence id (DurableOrchestrationContext.
+wait_for_external_event, `_generate_task(action, id_=name)`); nothing reaches the history until an
+EventRaised arrives, and the extension's shim awaits it without a DTFx id either. ContinueAsNew:
+the SDK adds no action after it (`_add_to_actions`), so it ends the list; its input (the SDK's
+JSON text) is `EpisodeResult.continue_as_new`.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ MAXIMUM_SHORT_TIMER_DURATION = "6.00:00:00"
 LONG_RUNNING_TIMER_INTERVAL_DURATION = "3.00:00:00"
 HTTP_ASYNC_SLEEP_MS = 30000  # the extension's spelling of the field is kept below
 COMPOUND = (ActionType.WHEN_ALL, ActionType.WHEN_ANY)
+NOT_WORK = (ActionType.WAIT_FOR_EXTERNAL_EVENT, ActionType.CONTINUE_AS_NEW)
 SUB_ORCHESTRATIONS = (ActionType.CALL_SUB_ORCHESTRATOR, ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY)
 RETRIED = (ActionType.CALL_ACTIVITY_WITH_RETRY, ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY)
 SUPPORTED = (
@@ -123,6 +131,7 @@ class EpisodeResult:
     output_json: str | None = None
     error: str | None = None
     custom_status_json: str | None = None
+    continue_as_new: str | None = None  # the next generation's input, as the SDK's JSON text
 
 
 def context_json(
@@ -160,6 +169,8 @@ def flatten(actions: list[Any]) -> list[Action]:
         if kind in COMPOUND:
             flat.extend(flatten(item.get("compoundActions") or []))
             continue
+        if kind in NOT_WORK:
+            continue
         retry = item.get("retryOptions") or {}
         flat.append(
             Action(
@@ -176,14 +187,30 @@ def flatten(actions: list[Any]) -> list[Action]:
     return flat
 
 
+def continued_input(actions: list[Any]) -> str | None:
+    """The input of a ContinueAsNew action among `actions`, or None when there is none."""
+    for item in actions:
+        if isinstance(item, list):
+            found = continued_input(item)
+        elif int(item["actionType"]) == ActionType.CONTINUE_AS_NEW:
+            found = item.get("input", "null")
+        else:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
 def _result(state: dict[str, Any], error: str | None = None) -> EpisodeResult:
     custom = state.get("customStatus")
+    raw_actions = state.get("actions") or []
     return EpisodeResult(
-        actions=flatten(state.get("actions") or []),
+        actions=flatten(raw_actions),
         done=bool(state.get("isDone")) and error is None,
         output_json=json.dumps(state["output"]) if "output" in state else None,
         error=error,
         custom_status_json=None if custom is None else json.dumps(custom),
+        continue_as_new=None if error is not None else continued_input(raw_actions),
     )
 
 

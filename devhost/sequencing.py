@@ -11,6 +11,12 @@ The host mirrors this: in every episode it delivers first the events that make t
 retry ids (they never resume user code, so nothing else is numbered in between), then the other
 events. The ids handed out in the episode are therefore "retry ids in event order, then the new
 actions in order", and any number of completions can share an episode.
+
+A raised event shares no episode: it is delivered alone, and other events never wait behind it
+in the same replay. The SDK stops reading the history once the orchestrator has returned or
+continued as new, and DTFx hands the raised events it has not processed by then to the next
+generation (see `devhost.generations`); with an event alone in its episode, whether the SDK saw
+it is never in doubt.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from datetime import datetime, timedelta
 from azure.durable_functions.models.history import HistoryEventType
 
 from devhost import history as events
-from devhost.history import FAILED_KINDS, Event, timestamp
+from devhost.history import FAILED_KINDS, Event, is_event_raised, timestamp
 from devhost.instance import Instance, RetryGroup, Task
 from devhost.replay import Action
 from devhost.sub_orchestrations import child_input, new_child
@@ -42,8 +48,14 @@ def allocates(instance: Instance, event: Event) -> bool:
 
 
 def take_batch(instance: Instance) -> list[Event]:
-    """Empty the inbox into the episode's new events, retry-allocating ones first."""
-    inbox, instance.inbox = instance.inbox, []
+    """Take the episode's new events from the inbox: a raised event alone, or everything up to
+    the next raised event, retry-allocating ones first."""
+    inbox = instance.inbox
+    if inbox and is_event_raised(inbox[0]):
+        end = 1
+    else:
+        end = next((i for i, e in enumerate(inbox) if is_event_raised(e)), len(inbox))
+    inbox, instance.inbox = inbox[:end], inbox[end:]
     first = [e for e in inbox if allocates(instance, e)]
     return first + [e for e in inbox if not allocates(instance, e)]
 

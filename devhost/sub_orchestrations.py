@@ -106,6 +106,12 @@ def outcome_event(child: Instance) -> Event:
     return events.sub_orchestration_failed(utcnow(), task_id, child.output_raw, None)
 
 
+def _lineage(document: dict[str, Any]) -> str:
+    """A stored child's first execution id: a child that continued as new is still the child
+    its parent started (its ExecutionStarted keeps ParentInstance)."""
+    return str(document.get("firstExecutionId") or document["executionId"])
+
+
 class Children:
     """Starts children and reports their ends to their parents. It works on the engine's
     instance table, store and delivery, as the engine's own code does (a friend class)."""
@@ -174,10 +180,10 @@ class Children:
             engine._deliver(parent, task.task_id, failed)
             return
         known = engine._instances.get(child_id)
-        if known is not None and known.execution_id == execution_id:
-            return  # created before, running here
+        if known is not None and known.lineage == execution_id:
+            return  # created before, running here (perhaps a later generation of it)
         document = await engine._store.load(child_id)
-        if document is not None and document["executionId"] == execution_id:
+        if document is not None and _lineage(document) == execution_id:
             # Created before a crash: it runs (recovery adopted it) or it ended unreported.
             if await engine._adopt(document) is None:
                 self.finished(Instance.from_document(document))
@@ -230,7 +236,7 @@ class Children:
         if parent is None or parent.execution_id != origin["ExecutionId"]:
             return  # finished, purged or replaced; on resume it finds the child's outcome
         task = parent.tasks.get(task_id)
-        if task is None or task.execution_id != child.execution_id:
+        if task is None or task.execution_id != child.lineage:
             return
         if task_id in completed_task_ids(parent.history):
             return

@@ -80,6 +80,19 @@ class InvalidAsOf(StockMemoError):
     http_status = 400
 
 
+class InvalidWebhookUrl(StockMemoError):
+    """A watchlist's `webhook_url` is refused: not `https` (plain http only to loopback, and only
+    when WEBHOOK_ALLOW_LOOPBACK_HTTP=true), carries userinfo, is malformed, its host does not
+    resolve, or any address it resolves to is not a global one (loopback, private, link-local,
+    CGNAT, unspecified, multicast, reserved, IPv4-mapped to any of those, cloud metadata)."""
+
+    code = "invalid_webhook_url"
+    http_status = 400
+
+    def __init__(self, message: str, *, field: str | None = "webhook_url") -> None:
+        super().__init__(message, field=field)
+
+
 class NotFound(StockMemoError):
     """No job with that id is visible to this caller."""
 
@@ -226,6 +239,7 @@ ERROR_CODES: dict[str, type[StockMemoError]] = {
     cls.code: cls
     for cls in (
         InvalidBody, InvalidTicker, InvalidBatch, InvalidQuery, InvalidPriceFile, InvalidAsOf,
+        InvalidWebhookUrl,
         NotFound, NotCompleted, UnknownTicker, LookaheadViolation, TrackRecordUnavailable,
         MarketDataUnavailable, NewsUnavailable, LlmFailed, StorageFailed, JobTimeout,
         ConfigurationError,

@@ -145,6 +145,8 @@ class YFinanceCloses:
         from shared.sources.market.yahoo_session import (
             YAHOO_ERRORS,
             YAHOO_LOCK,
+            http_body,
+            http_status,
             prepare,
             yahoo_failure,
         )
@@ -156,6 +158,9 @@ class YFinanceCloses:
                 # Yahoo's end is exclusive, hence the day after.
                 series = _yahoo_closes(quote, self.timeout, start, end)
             except YAHOO_ERRORS as exc:
+                if http_status(exc) == 404 and _says_not_found(http_body(exc)):
+                    raise UnknownTicker(f"Yahoo Finance does not know {requested}",
+                                        field="symbol", value=requested) from exc
                 raise MarketDataUnavailable(
                     f"Yahoo Finance failed for {requested}: {yahoo_failure(exc)}"
                 ) from exc
@@ -183,9 +188,7 @@ def _yahoo_closes(quote: Any, timeout: float, start: date, end: date
         frame = quote.history(start=start, end=end + timedelta(days=1), interval="1d",
                               auto_adjust=True, actions=False, timeout=timeout)
     except YFPricesMissingError as exc:
-        reason = (exc.yahoo_reason or "").lower()
-        if exc.yahoo_reason is not None and not any(
-                marker in reason for marker in ("not found", "no data found", "delisted")):
+        if exc.yahoo_reason is not None and not _says_not_found(exc.yahoo_reason):
             raise MarketDataUnavailable(f"Yahoo Finance chart failed: {exc.yahoo_reason}") from exc
         return None
     if not isinstance(frame, pd.DataFrame) or "Close" not in frame.columns:
@@ -196,6 +199,11 @@ def _yahoo_closes(quote: Any, timeout: float, start: date, end: date
             if math.isfinite(value) and value > 0:
                 by_day[stamp.date()] = float(value)
     return sorted(by_day.items())
+
+
+def _says_not_found(text: str) -> bool:
+    """Yahoo's own words when it has no data for a symbol (as the yfinance provider reads them)."""
+    return any(marker in text.lower() for marker in ("not found", "no data found", "delisted"))
 
 
 def closes_source(settings: Settings) -> ClosesSource:

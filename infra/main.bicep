@@ -26,9 +26,12 @@ param principalType string = 'User'
 
 // ---- The app's settings (shared/settings.py) ----
 
+// history: real daily closes from the price store (the `prices` container), filled with
+// `python -m stockmemo history load --sample | --csv FILE` against this storage account.
 @allowed([
   'simulated'
   'yfinance'
+  'history'
 ])
 param marketDataProvider string = 'simulated'
 

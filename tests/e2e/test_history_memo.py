@@ -41,8 +41,8 @@ def test_a_memo_on_real_prices_names_the_sp500_index_as_its_benchmark(host: DevH
     assert "| S&P 500 index return, 1y (252 trading days) (`spy_return_1y`) |" in memo
     assert "Excess return vs S&P 500 index, 1y" in memo and "Beta vs S&P 500 index" in memo
     assert "benchmark (S&P 500 index) 1y return" in memo  # the quant note
-    assert "- Benchmark: S&P 500 index (SP500, history)" in memo
-    assert "- Market data provider: history\n" in memo
+    assert "- Benchmark: S&P 500 index (SP500, history: skfolio S&P 500 sample)" in memo
+    assert "- Market data provider: history: skfolio S&P 500 sample" in memo
     assert "SPY" not in memo
     # The store's last day, and fundamentals the store does not hold, missing with why.
     assert "| 2022-12-28 |" in memo

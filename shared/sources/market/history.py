@@ -93,9 +93,10 @@ class HistoryMarketData:
         year = [close for _, close in rows[-YEAR_OF_CLOSES:]]
         benchmark = manifest.benchmark
         label = benchmark.name if benchmark is not None and stored == benchmark.symbol else None
+        source = f"{SOURCE}: {manifest.dataset}"  # the memo says where its prices come from
         return MarketSnapshot(
             symbol=stored,
-            source=SOURCE,
+            source=source,
             as_of=datetime(last.year, last.month, last.day, tzinfo=UTC),
             currency=manifest.currency,
             name=label,
@@ -106,7 +107,7 @@ class HistoryMarketData:
                 symbol=stored,
                 dates=[day for day, _ in rows],
                 closes=[close for _, close in rows],
-                source=SOURCE,
+                source=source,
                 label=label,
             ),
             unavailable={field: NOT_STORED for field in _NOT_STORED_FIELDS},

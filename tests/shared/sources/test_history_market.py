@@ -33,7 +33,7 @@ def test_the_factory_names_it() -> None:
 
 def test_without_as_of_the_series_ends_on_the_stores_last_day(provider: HistoryMarketData) -> None:
     snapshot = provider.fetch("msft")
-    assert snapshot.symbol == "MSFT" and snapshot.source == "history"
+    assert snapshot.symbol == "MSFT" and snapshot.source.startswith("history: ")
     assert snapshot.as_of == datetime(2022, 12, 28, tzinfo=UTC) and snapshot.point_in_time is None
     assert snapshot.series is not None and len(snapshot.series.closes) == KEEP_CLOSES
     assert snapshot.series.dates[-1] == date(2022, 12, 28)

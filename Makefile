@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 # cvxpy, ...) is installed.
 SAMPLE_PKG := skfolio==1.12.2
 SAMPLE_STAMP := $(VENV)/.installed-skfolio-1.12.2
-TICKER ?= MSFT
+TICKER ?=
 
 .PHONY: deps test demo backtest serve bench lint check-index clean
 

@@ -1,7 +1,10 @@
 """Run one ticker end to end: Azurite, the local Durable host, and the CLI client.
 
-`python -m demo [TICKER]`. Providers default to the offline ones (simulated market data, no
-news, the rule-based writer); any setting already in the environment wins.
+`python -m demo`: real prices, offline. The bundled sample (adjusted daily closes of 20 US
+stocks and the S&P 500 index, from the skfolio wheel) is loaded into the demo's Azurite and
+the memo for MSFT is written as of the sample's last day, on `MARKET_DATA_PROVIDER=history`.
+`python -m demo TICKER`: any ticker, on simulated market data, and it says so. Either way no
+news and the rule-based writer; any setting already in the environment wins.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from pathlib import Path
 from devhost.azurite import Azurite, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+REAL_PRICES_TICKER = "MSFT"
 DEMO_SETTINGS = {
-    "MARKET_DATA_PROVIDER": "simulated",
     "NEWS_PROVIDER": "none",
     "LLM_PROVIDER": "offline",
     "SIMULATED_LATENCY_MS": "300",
@@ -49,13 +52,36 @@ def function_key(env: dict[str, str]) -> str:
     return str(json.loads(listing)["functionKeys"]["default"])
 
 
+def load_sample(env: dict[str, str], ticker: str) -> str:
+    """Load the bundled sample into the demo's storage; the ticker's last day in it."""
+    subprocess.check_call(
+        [sys.executable, "-m", "stockmemo", "history", "load", "--sample"], cwd=ROOT, env=env,
+        stdout=sys.stderr,  # the memo alone goes to stdout
+    )
+    from shared.store.prices import sample_dataset
+
+    table, _ = sample_dataset()
+    return table.closes[ticker][-1][0].isoformat()
+
+
 def main(argv: list[str]) -> int:
-    ticker = argv[0] if argv else "MSFT"
+    real_prices = not argv
+    ticker = argv[0] if argv else REAL_PRICES_TICKER
     env = dict(os.environ)
     for key, value in DEMO_SETTINGS.items():
         env.setdefault(key, value)
+    env.setdefault("MARKET_DATA_PROVIDER", "history" if real_prices else "simulated")
+    analyze = ["analyze", ticker]
     with Azurite() as azurite:
         env["AzureWebJobsStorage"] = azurite.connection_string
+        if env["MARKET_DATA_PROVIDER"] == "history":
+            as_of = load_sample(env, ticker)
+            analyze += ["--as-of", as_of]
+            print(f"demo: {ticker} on real prices (the skfolio sample) as of {as_of}",
+                  file=sys.stderr)
+        elif env["MARKET_DATA_PROVIDER"] == "simulated":
+            print(f"demo: {ticker} on SIMULATED market data (synthetic prices); "
+                  "`make demo` without TICKER uses real prices", file=sys.stderr)
         port = free_port()
         api = f"http://127.0.0.1:{port}"
         host = subprocess.Popen(
@@ -68,8 +94,7 @@ def main(argv: list[str]) -> int:
             print(f"local host at {api}; Azurite blob port {azurite.blob_port}", file=sys.stderr)
             env.setdefault("STOCKMEMO_API_KEY", function_key(env))
             return subprocess.call(
-                [sys.executable, "-m", "stockmemo", "analyze", ticker, "--api", api,
-                 "--wait", "300"],
+                [sys.executable, "-m", "stockmemo", *analyze, "--api", api, "--wait", "300"],
                 cwd=ROOT, env=env,
             )
         finally:

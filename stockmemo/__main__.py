@@ -36,10 +36,10 @@ def analyze(args: argparse.Namespace) -> int:
     tickers = tickers_of(args.tickers)
     try:
         if len(tickers) > 1:
-            return analyze_batch(client, tickers, args.wait)
+            return analyze_batch(client, tickers, args.wait, args.as_of)
         # One ticker (or none that survived the split: the server says why) is one analysis.
         ticker = tickers[0] if tickers else " ".join(args.tickers)
-        return analyze_one(client, ticker, args.wait)
+        return analyze_one(client, ticker, args.wait, args.as_of)
     except ApiError as exc:
         print(f"error: {exc.code}: {exc.message}{refusal_details(exc)}", file=sys.stderr)
         if exc.status == 0:
@@ -58,8 +58,8 @@ def refusal_details(exc: ApiError) -> str:
     return f" ({', '.join(facts)})" if facts else ""
 
 
-def analyze_one(client: MemoClient, ticker: str, wait: float) -> int:
-    accepted = client.submit(ticker)
+def analyze_one(client: MemoClient, ticker: str, wait: float, as_of: str | None = None) -> int:
+    accepted = client.submit(ticker, as_of)
     print(f"submitted {ticker.upper()}: job {accepted['id']}", file=sys.stderr)
     job: dict[str, Any] = {}
     for job in client.follow(accepted["statusQueryGetUri"], timeout=wait):
@@ -95,8 +95,10 @@ def change_line(change: ChildChange) -> str:
     return line
 
 
-def analyze_batch(client: MemoClient, tickers: list[str], wait: float) -> int:
-    accepted = client.submit_batch(tickers)
+def analyze_batch(
+    client: MemoClient, tickers: list[str], wait: float, as_of: str | None = None
+) -> int:
+    accepted = client.submit_batch(tickers, as_of)
     print(f"submitted {', '.join(tickers)}: batch {accepted['id']}", file=sys.stderr)
     batch: dict[str, Any] = {}
     for seen, changes in client.follow_batch(accepted["statusQueryGetUri"], timeout=wait):
@@ -126,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--api", default=os.environ.get("STOCKMEMO_API_URL", DEFAULT_API),
                      help=f"base URL of the API (default {DEFAULT_API})")
     run.add_argument("--wait", type=float, default=900, help="seconds to wait for the memo")
+    run.add_argument("--as-of", metavar="YYYY-MM-DD",
+                     help="a point-in-time analysis: only evidence dated on or before that day")
     run.add_argument("--http-timeout", type=float, default=30, help="seconds per HTTP call")
     history.add_parser(commands)
     backtest.add_parser(commands)

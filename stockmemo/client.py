@@ -83,13 +83,15 @@ class MemoClient:
         except urllib.error.URLError as exc:
             raise ApiError(0, "unreachable", f"cannot reach {self.api}: {exc.reason}") from exc
 
-    def submit(self, ticker: str) -> dict[str, Any]:
-        answer = self._request("POST", f"{self.api}/api/analyses", {"ticker": ticker})
+    def submit(self, ticker: str, as_of: str | None = None) -> dict[str, Any]:
+        body = {"ticker": ticker, **({"as_of": as_of} if as_of else {})}
+        answer = self._request("POST", f"{self.api}/api/analyses", body)
         result: dict[str, Any] = answer.json()
         return result
 
-    def submit_batch(self, tickers: list[str]) -> dict[str, Any]:
-        answer = self._request("POST", f"{self.api}/api/batches", {"tickers": tickers})
+    def submit_batch(self, tickers: list[str], as_of: str | None = None) -> dict[str, Any]:
+        body = {"tickers": tickers, **({"as_of": as_of} if as_of else {})}
+        answer = self._request("POST", f"{self.api}/api/batches", body)
         result: dict[str, Any] = answer.json()
         return result
 

@@ -93,6 +93,23 @@ class InvalidWebhookUrl(StockMemoError):
         super().__init__(message, field=field)
 
 
+class InvalidWatchlist(StockMemoError):
+    """A watchlist's name is not 1-40 of `a-z`, `0-9` and '-', or its body is not
+    `{"tickers": [...], "schedule": ..., "webhook_url": ...}` with 1 to BATCH_MAX_TICKERS
+    distinct tickers."""
+
+    code = "invalid_watchlist"
+    http_status = 400
+
+
+class InvalidSchedule(StockMemoError):
+    """A watchlist's schedule is not a six-field NCRONTAB expression (seconds first, UTC), or it
+    runs more often than WATCHLIST_MIN_INTERVAL_SECONDS allows."""
+
+    code = "invalid_schedule"
+    http_status = 400
+
+
 class NotFound(StockMemoError):
     """No job with that id is visible to this caller."""
 

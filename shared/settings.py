@@ -72,6 +72,22 @@ class Settings(BaseSettings):
     batch_max_tickers: int = Field(default=25, ge=2, le=96, validation_alias="BATCH_MAX_TICKERS")
     batch_concurrency: int = Field(default=5, ge=1, validation_alias="BATCH_CONCURRENCY")
 
+    # Watchlists: the shortest schedule interval accepted, and webhook delivery (plain-http
+    # loopback receivers only for local use and tests).
+    watchlist_min_interval_seconds: int = Field(
+        default=3600, ge=1, validation_alias="WATCHLIST_MIN_INTERVAL_SECONDS"
+    )
+    webhook_allow_loopback_http: bool = Field(
+        default=False, validation_alias="WEBHOOK_ALLOW_LOOPBACK_HTTP"
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10, gt=0, le=60, validation_alias="WEBHOOK_TIMEOUT_SECONDS"
+    )
+    webhook_attempts: int = Field(default=3, ge=1, le=10, validation_alias="WEBHOOK_ATTEMPTS")
+    webhook_backoff_seconds: float = Field(
+        default=2, ge=0, le=60, validation_alias="WEBHOOK_BACKOFF_SECONDS"
+    )
+
     # Retention.
     retention_days: int = Field(default=90, ge=1, validation_alias="RETENTION_DAYS")
 

@@ -6,7 +6,9 @@ PartitionKey is the owner; the RowKey's prefix says what a row is:
   a ticker (`ReportLogRow`, written by persist in the transaction that completes the job);
 - `idem_{sha256(owner, key)}`: the job an Idempotency-Key named (`shared/store/admission.py`);
 - `quota_{yyyymmddhh}`: a caller's admissions in one UTC clock hour (admission too);
-- `batch_{id}`: a batch of jobs and its items (`shared/store/batches.py`).
+- `batch_{id}`: a batch of jobs and its items (`shared/store/batches.py`);
+- `watch_{name}`: a watchlist, its webhook secret and its last runs
+  (`shared/store/watchlists.py`; names are `a-z`, `0-9` and '-', never '_').
 
 Every prefix ends in '_', and '`' is the character right after '_', so the keys of one kind are
 exactly those from 'job_' (included) to 'job`' (excluded): `KeyRange.prefixed` says so once.
@@ -30,6 +32,7 @@ _LOG = "log_"
 _IDEM = "idem_"
 _QUOTA = "quota_"
 _BATCH = "batch_"
+_WATCH = "watch_"
 _SEPARATOR = "_"
 _AFTER_SEPARATOR = "`"  # chr(ord("_") + 1): the first key past every key with a given prefix
 
@@ -43,6 +46,10 @@ def job_row_key(job_id: str) -> str:
 
 def batch_row_key(batch_id: str) -> str:
     return f"{_BATCH}{batch_id}"
+
+
+def watch_row_key(name: str) -> str:
+    return f"{_WATCH}{name}"
 
 
 def log_row_key(ticker: str, completed_at: datetime, job_id: str) -> str:
@@ -99,6 +106,10 @@ def job_rows() -> KeyRange:
 
 def batch_rows() -> KeyRange:
     return KeyRange.prefixed(_BATCH)
+
+
+def watch_rows() -> KeyRange:
+    return KeyRange.prefixed(_WATCH)
 
 
 def log_rows(ticker: str | None = None) -> KeyRange:

@@ -12,19 +12,26 @@ from shared import names, telemetry
 from shared.agents.confidence import cap_confidence, overall_grounding
 from shared.agents.writer import Writer, writer
 from shared.contracts import DecisionSummary, MemoInput
+from shared.domain.changes import ChangeSet
 from shared.domain.evidence import Decision, NewsResult, QuantResult
 from shared.domain.lookahead import check_evidence
 from shared.settings import get_settings
 from shared.store.artifacts import ArtifactStore, work_blob
 from shared.store.evidence_blobs import load_news, load_quant
+from shared.store.previous import changes_since
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
 
 
-def decision_for(quant: QuantResult, news: NewsResult, author: Writer) -> Decision:
-    """The author's decision on the evidence, its confidence capped by the data's completeness."""
-    return cap_confidence(author.decide(quant, news), quant)
+def decision_for(
+    quant: QuantResult, news: NewsResult, author: Writer, changes: ChangeSet | None = None
+) -> Decision:
+    """The author's decision on the evidence, its confidence capped by the data's completeness;
+    a watchlist run's author also gets the previous call and its outcome (`changes`)."""
+    if changes is None:  # the call every writer, test doubles included, has always answered
+        return cap_confidence(author.decide(quant, news), quant)
+    return cap_confidence(author.decide(quant, news, changes), quant)
 
 
 def decide(request: MemoInput) -> DecisionSummary:
@@ -38,7 +45,13 @@ def decide(request: MemoInput) -> DecisionSummary:
     check_evidence(quant, news, request.as_of)
     decision = artifacts.read_model(name, Decision)
     if decision is None:
-        decision = decision_for(quant, news, writer(get_settings()))
+        # Only a live memo is compared with the previous one; a point-in-time one never is.
+        changes = (
+            changes_since(artifacts, request.previous, quant, news)
+            if request.previous is not None and request.as_of is None
+            else None
+        )
+        decision = decision_for(quant, news, writer(get_settings()), changes)
         decision = artifacts.write_model_once(name, decision)
     log.info(
         "job %s: %s at confidence %.2f (%s)",

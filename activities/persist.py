@@ -12,6 +12,7 @@ import azure.durable_functions as df
 from shared import names, telemetry
 from shared.agents.confidence import overall_grounding
 from shared.contracts import PersistInput, PersistResult
+from shared.domain.changes import ChangeSet
 from shared.domain.evidence import Decision, NewsResult, QuantResult
 from shared.domain.lookahead import check_evidence
 from shared.domain.models import JobStatus, Stage, Usage
@@ -20,6 +21,7 @@ from shared.render.memo import evidence_hash, render_memo
 from shared.store.artifacts import ArtifactStore, evidence_blob, memo_blob
 from shared.store.evidence_blobs import load_news, load_quant
 from shared.store.jobs import JobStore
+from shared.store.previous import changes_since
 from shared.store.rows import ReportLogRow
 
 bp = df.Blueprint()
@@ -27,7 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def evidence_document(
-    request: PersistInput, quant: QuantResult, news: NewsResult, decision: Decision
+    request: PersistInput,
+    quant: QuantResult,
+    news: NewsResult,
+    decision: Decision,
+    changes: ChangeSet | None = None,
 ) -> dict[str, Any]:
     evidence = {
         "quant": quant.model_dump(mode="json", exclude={"note", "usage"}),
@@ -43,6 +49,9 @@ def evidence_document(
         **evidence,
         "quant_note": quant.note.model_dump(mode="json") if quant.note else None,
         "decision": decision.model_dump(mode="json"),
+        # A watchlist run's memo: what changed since the previous one (the notification and the
+        # batch comparison read it). Outside the hashed evidence; absent otherwise.
+        **({"changes": changes.model_dump(mode="json")} if changes is not None else {}),
     }
 
 
@@ -72,7 +81,14 @@ def persist(request: PersistInput) -> PersistResult:
             verdict=decision.verdict,
             confidence=decision.confidence,
         )
-    document = evidence_document(request, quant, news, decision)
+    changes = (
+        changes_since(artifacts, request.previous, quant, news).decided(
+            decision.verdict, decision.confidence
+        )
+        if request.previous is not None and request.as_of is None
+        else None
+    )
+    document = evidence_document(request, quant, news, decision, changes)
     memo = render_memo(
         job_id=request.job_id,
         ticker=request.ticker,
@@ -82,6 +98,7 @@ def persist(request: PersistInput) -> PersistResult:
         news=news,
         decision=decision,
         evidence_hash=document["evidence_hash"],
+        changes=changes,
     )
     artifacts.write_once(
         evidence_name,

@@ -24,6 +24,7 @@ from typing import Any
 
 from bench.critical_path import Latencies
 from shared.agents.llm.schemas import DecisionDraft, PortfolioSummaryDraft, QuantNoteDraft
+from shared.domain.changes import PREVIOUS_VERDICT_ID
 from tests.standins.firecrawl_server import FirecrawlStandIn, document, search_body
 from tests.standins.openai_server import OpenAIStandIn, Received, Reply, portfolio_draft
 
@@ -64,10 +65,16 @@ def decision_draft(user: str) -> DecisionDraft:
     articles = _FENCE.findall(user)
     news = f" The news is mixed [{articles[0]}]." if articles else ""
     cited = " and ".join(f"{value} [{metric_id}]" for metric_id, value in metrics)
+    # A watchlist run's strategist addresses the previous call (issue 17).
+    previous = (
+        f" The previous call [{PREVIOUS_VERDICT_ID}] stands."
+        if f'"id": "{PREVIOUS_VERDICT_ID}"' in user
+        else ""
+    )
     return DecisionDraft(
         verdict="hold",
         confidence=round(cap / 2, 2),
-        thesis=f"The evidence is mixed: {cited}.{news} Hold.",
+        thesis=f"The evidence is mixed: {cited}.{news}{previous} Hold.",
         risks=[f"The data may move against the call [{metrics[0][0]}]."] if metrics else [],
         cited_metrics=[metric_id for metric_id, _ in metrics],
         cited_articles=articles[:1],

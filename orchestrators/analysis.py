@@ -213,6 +213,8 @@ def run_job(
 
     progress.append(Stage.WRITING_MEMO)
     yield from set_stage(context, job, JobStatus.RUNNING, Stage.WRITING_MEMO, retry, deadline)
+    # A watchlist run's memo is compared with the previous one; a point-in-time memo never is.
+    previous = job.previous if job.as_of is None else None
     memo_input = MemoInput(
         job_id=job.job_id,
         owner=job.owner,
@@ -221,6 +223,7 @@ def run_job(
         news_artifact=news.artifact if news else None,
         news_gaps=news_gaps,
         as_of=job.as_of,
+        previous=previous,
     )
     decision = DecisionSummary.model_validate(
         (yield from step(context, names.WRITE_MEMO, memo_input, retry, deadline))
@@ -239,6 +242,7 @@ def run_job(
         news_gaps=news_gaps,
         decision_artifact=decision.artifact,
         as_of=job.as_of,
+        previous=previous,
     )
     stored = PersistResult.model_validate(
         (yield from step(context, names.PERSIST_REPORT, persist_input, retry, deadline))

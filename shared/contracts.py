@@ -29,11 +29,26 @@ def _absent(value: object) -> bool:
 # `as_of` of a point-in-time analysis. Left out of the JSON when None, so an analysis without it
 # sends exactly the inputs recorded histories hold (replay compares them).
 AS_OF_FIELD = Field(default=None, exclude_if=_absent)
+# `previous` of a watchlist run's memo (issue 17): the same rule, so every other input's JSON is
+# what recorded histories hold.
+PREVIOUS_FIELD = Field(default=None, exclude_if=_absent)
 
 
 class RetryPolicy(BaseModel):
     first_retry_ms: int = Field(ge=1)
     max_attempts: int = Field(ge=1)
+
+class PreviousMemo(BaseModel):
+    """The owner's latest completed live memo (no as_of) of a ticker, which a watchlist run's
+    memo is compared with ("Since the last memo"); its evidence stays in Blob."""
+
+    job_id: str
+    ticker: str
+    completed_at: datetime
+    verdict: Verdict
+    confidence: float
+    evidence_blob: str
+
 
 class AnalysisInput(BaseModel):
     """The orchestration input; settings travel here because orchestrators read no environment."""
@@ -45,6 +60,8 @@ class AnalysisInput(BaseModel):
     deadline_seconds: int = Field(ge=1)
     retry: RetryPolicy
     as_of: date | None = AS_OF_FIELD  # a point-in-time analysis; None: the latest data
+    # The memo this one is compared with (a watchlist run); never set with as_of.
+    previous: PreviousMemo | None = PREVIOUS_FIELD
 
 class StageUpdate(BaseModel):
     """Input of the set_job_stage activity."""
@@ -120,6 +137,7 @@ class MemoInput(BaseModel):
     news_artifact: str | None = None
     news_gaps: list[DataGap] = []
     as_of: date | None = AS_OF_FIELD
+    previous: PreviousMemo | None = PREVIOUS_FIELD
 
 class DecisionSummary(BaseModel):
     verdict: Verdict
@@ -138,6 +156,7 @@ class PersistInput(BaseModel):
     news_gaps: list[DataGap] = []
     decision_artifact: str
     as_of: date | None = AS_OF_FIELD
+    previous: PreviousMemo | None = PREVIOUS_FIELD
 
 class PersistResult(BaseModel):
     job_status: JobStatus
@@ -171,6 +190,7 @@ class BatchChild(BaseModel):
 
     ticker: str
     job_id: str
+    previous: PreviousMemo | None = PREVIOUS_FIELD  # a watchlist run: the memo to compare with
 
 
 class BatchInput(BaseModel):
@@ -195,6 +215,8 @@ class BatchInput(BaseModel):
             deadline_seconds=self.deadline_seconds,
             retry=self.retry,
             as_of=self.as_of,
+            # A point-in-time memo is never compared with a live one.
+            previous=child.previous if self.as_of is None else None,
         )
 
 

@@ -48,6 +48,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from shared.domain.changes import (
+    PREVIOUS_CONFIDENCE_ID,
+    PREVIOUS_VERDICT_ID,
+    REALISED_EXCESS_ID,
+    ChangeSet,
+)
 from shared.domain.comparison import CORRELATION_ID, Comparison
 from shared.domain.evidence import NewsResult, QuantResult
 
@@ -164,8 +170,11 @@ class NumberToken:
     signed: bool
 
 
-def evidence_of(quant: QuantResult, news: NewsResult | None = None) -> Evidence:
-    """The evidence index of a quant result and, for the strategist, the news it read."""
+def evidence_of(
+    quant: QuantResult, news: NewsResult | None = None, changes: ChangeSet | None = None
+) -> Evidence:
+    """The evidence index of a quant result and, for the strategist, the news it read and, in a
+    watchlist run, the previous call and its realised outcome (`changes`)."""
     values: list[float] = [m.value for m in quant.metrics if m.value is not None]
     completeness = quant.completeness
     if completeness is not None:
@@ -184,10 +193,32 @@ def evidence_of(quant: QuantResult, news: NewsResult | None = None) -> Evidence:
     names = [quant.ticker, *(m.id for m in quant.metrics), *(a.id for a in articles)]
     if quant.company_name:
         names.append(quant.company_name)
+    available = {m.id for m in quant.metrics if m.available}
+    missing = {m.id for m in quant.metrics if not m.available}
+    if changes is not None:
+        # The previous call's evidence lines: its confidence and the realised returns are
+        # numbers the strategist may quote; the realised excess return is missing (cannot be
+        # cited) when its window is not covered.
+        values.append(changes.confidence_before)
+        values += [
+            v
+            for v in (
+                changes.realised_excess_return,
+                changes.ticker_return,
+                changes.benchmark_return,
+            )
+            if v is not None
+        ]
+        available |= {PREVIOUS_VERDICT_ID, PREVIOUS_CONFIDENCE_ID}
+        realised = available if changes.realised_excess_return is not None else missing
+        realised.add(REALISED_EXCESS_ID)
+        names += [PREVIOUS_VERDICT_ID, PREVIOUS_CONFIDENCE_ID, REALISED_EXCESS_ID]
+        if changes.benchmark_symbol:
+            names.append(changes.benchmark_symbol)
     return Evidence(
         values=tuple(values),
-        available_metrics=frozenset(m.id for m in quant.metrics if m.available),
-        missing_metrics=frozenset(m.id for m in quant.metrics if not m.available),
+        available_metrics=frozenset(available),
+        missing_metrics=frozenset(missing),
         article_ids=frozenset(a.id for a in articles),
         names=tuple(sorted({n for n in names if n})),
         completeness=completeness.score if completeness is not None else 0.0,
@@ -202,13 +233,27 @@ def check_quant_note(note: NoteLike, quant: QuantResult) -> list[str]:
     return _unique(found)
 
 
-def check_decision(decision: DecisionLike, quant: QuantResult, news: NewsResult) -> list[str]:
-    """Violations of the Investment Strategist's decision (numbers, citations, verdict, cap)."""
+def check_decision(
+    decision: DecisionLike,
+    quant: QuantResult,
+    news: NewsResult,
+    changes: ChangeSet | None = None,
+) -> list[str]:
+    """Violations of the Investment Strategist's decision (numbers, citations, verdict, cap);
+    with `changes` (a watchlist run), a thesis that does not cite [previous_verdict] ignores
+    the previous call, which is a violation too."""
     found: list[str] = []
     verdict = str(decision.verdict)
     if verdict not in VERDICTS:
         found.append(f'verdict "{_show(verdict)}" is not one of buy, hold, sell')
-    evidence = evidence_of(quant, news)
+    evidence = evidence_of(quant, news, changes)
+    if changes is not None and PREVIOUS_VERDICT_ID not in _inline_citations(
+        _LINK.sub(r"\1", decision.thesis)
+    ):
+        found.append(
+            f"thesis: does not address the previous call; cite [{PREVIOUS_VERDICT_ID}] and "
+            "say whether this call keeps or changes it"
+        )
     confidence = decision.confidence
     if not (math.isfinite(confidence) and 0 <= confidence <= 1):
         found.append(f"confidence {confidence:g} is outside [0, 1]")

@@ -6,7 +6,9 @@ the gate finds violations the agent gets ONE regeneration, with the violations l
 extra user message. A memo whose two drafts are grounded therefore costs two calls, and at most
 four.
 
-- Decision: clean → `GROUNDED`; still failing after the regeneration → `UNGROUNDED` with the
+- Decision: in a watchlist run its one call also carries the previous call and its realised
+  outcome, and a thesis that does not cite [previous_verdict] is a violation like any other;
+  clean → `GROUNDED`; still failing after the regeneration → `UNGROUNDED` with the
   violations, its confidence clamped into [0, completeness] so the model stays valid (the
   strategist activity caps it again, whoever wrote it).
 - Quant note: the same rule; a note still failing is kept as `UNGROUNDED` with its violations,
@@ -36,6 +38,7 @@ from shared.agents.llm import prompts
 from shared.agents.llm.budget import TokenBudget
 from shared.agents.llm.client import LlmClient, Message, add_usage, llm_client
 from shared.agents.llm.schemas import DecisionDraft, PortfolioSummaryDraft, QuantNoteDraft
+from shared.domain.changes import ChangeSet
 from shared.domain.comparison import Comparison, PortfolioSummary
 from shared.domain.evidence import Decision, NewsResult, QuantNote, QuantResult
 from shared.domain.models import Grounding, Usage, Verdict
@@ -72,12 +75,14 @@ class LlmWriter:
             violations=violations,
         )
 
-    def decide(self, result: QuantResult, news: NewsResult) -> Decision:
+    def decide(
+        self, result: QuantResult, news: NewsResult, changes: ChangeSet | None = None
+    ) -> Decision:
         draft, violations, usage = self._write(
-            prompts.strategist_messages(result, news),
+            prompts.strategist_messages(result, news, changes),
             DecisionDraft,
             purpose="decision",
-            check=lambda d: check_decision(d, result, news),
+            check=lambda d: check_decision(d, result, news, changes),
             budget=TokenBudget(self.token_budget, result.usage),  # the quant's calls count
         )
         cap = result.completeness.score if result.completeness is not None else 0.0

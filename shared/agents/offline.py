@@ -27,6 +27,7 @@ a metric that is missing is named in backticks, never cited. Fractions are plain
 
 from __future__ import annotations
 
+from shared.domain.changes import ChangeSet, previous_call_sentence
 from shared.domain.evidence import (
     BENCHMARK_SYMBOL,
     Decision,
@@ -279,8 +280,9 @@ def _news_available(news: NewsResult) -> bool:
     return news.status == "ok" and bool(news.articles)
 
 
-def decide(result: QuantResult, news: NewsResult) -> Decision:
-    """A buy/hold/sell call by the score rules, its confidence capped by completeness."""
+def decide(result: QuantResult, news: NewsResult, changes: ChangeSet | None = None) -> Decision:
+    """A buy/hold/sell call by the score rules, its confidence capped by completeness; a
+    watchlist run's call (`changes`) also states the previous call and its realised outcome."""
     reader = _Reader(result)
     score, terms = _score(reader)
     completeness = result.completeness
@@ -320,6 +322,8 @@ def decide(result: QuantResult, news: NewsResult) -> Decision:
         parts.append("Score terms: " + "; ".join(terms) + ".")
     else:
         parts.append("No score term could be evaluated.")
+    if changes is not None:
+        parts.append(previous_call_sentence(changes, verdict))
     article_ids = [a.id for a in news.articles] if has_news else []
     if has_news:
         listed = " ".join(f"[{i}]" for i in article_ids)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from shared.domain.changes import ChangeSet
 from shared.domain.comparison import Comparison, PortfolioSummary
 from shared.domain.evidence import Decision, NewsResult, QuantNote, QuantResult
 from shared.domain.models import Usage
@@ -17,13 +18,17 @@ from shared.settings import Settings
 
 class Writer(Protocol):
     """Writes the Quant Analyst's note, the Investment Strategist's decision and, for a batch,
-    the Portfolio Strategist's summary (`spent`: what the batch already spent on models)."""
+    the Portfolio Strategist's summary (`spent`: what the batch already spent on models). A
+    watchlist run's strategist also gets `changes` (the previous call and its realised outcome)
+    and must address them."""
 
     name: str
 
     def quant_note(self, result: QuantResult) -> QuantNote: ...
 
-    def decide(self, result: QuantResult, news: NewsResult) -> Decision: ...
+    def decide(
+        self, result: QuantResult, news: NewsResult, changes: ChangeSet | None = None
+    ) -> Decision: ...
 
     def portfolio_summary(self, comparison: Comparison, spent: Usage) -> PortfolioSummary: ...
 
@@ -38,10 +43,12 @@ class OfflineWriter:
 
         return write_quant_note(result)
 
-    def decide(self, result: QuantResult, news: NewsResult) -> Decision:
+    def decide(
+        self, result: QuantResult, news: NewsResult, changes: ChangeSet | None = None
+    ) -> Decision:
         from shared.agents.offline import decide
 
-        return decide(result, news)
+        return decide(result, news, changes)
 
     def portfolio_summary(self, comparison: Comparison, spent: Usage) -> PortfolioSummary:
         from shared.agents.portfolio import offline_summary

@@ -37,8 +37,9 @@ import statistics
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from shared.domain.changes import ChangeSet
 from shared.domain.evidence import (
     DataGap,
     Decision,
@@ -114,6 +115,7 @@ class BatchMember(BaseModel):
     news: NewsResult | None = None
     memo_blob: str | None = None
     evidence_hash: str | None = None
+    changes: ChangeSet | None = None  # a watchlist run's member: what changed since its last memo
 
 
 def member_from_evidence(
@@ -139,6 +141,11 @@ def member_from_evidence(
         news=NewsResult.model_validate(document["news"]),
         memo_blob=memo_blob,
         evidence_hash=document.get("evidence_hash"),
+        changes=(
+            ChangeSet.model_validate(document["changes"])
+            if document.get("changes") is not None
+            else None
+        ),
     )
 
 
@@ -249,6 +256,14 @@ class Provenance(BaseModel):
     memo_blob: str | None = None
 
 
+class MemberChanges(BaseModel):
+    """One member's changes since its previous memo (a watchlist run), listed first."""
+
+    ticker: str
+    job_id: str
+    changes: ChangeSet
+
+
 class Comparison(BaseModel):
     """The comparison memo's data, kept as JSON in Blob beside the memo."""
 
@@ -264,6 +279,9 @@ class Comparison(BaseModel):
     member_gaps: list[MemberGaps] = []
     provenance: list[Provenance] = []
     simulated: bool = False
+    # A watchlist run: each completed member's changes since its last memo, in ranking order.
+    # Left out of the JSON when empty, so every other comparison is stored as it always was.
+    changes: list[MemberChanges] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
 class PortfolioSummary(BaseModel):
@@ -349,6 +367,11 @@ def compare(members: list[BatchMember]) -> Comparison:
         ],
         provenance=[_provenance(m) for m in ordered],
         simulated=any(m.quant is not None and m.quant.simulated for m in completed),
+        changes=[
+            MemberChanges(ticker=m.ticker, job_id=m.job_id, changes=m.changes)
+            for m in completed
+            if m.changes is not None
+        ],
     )
 
 

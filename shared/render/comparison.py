@@ -1,7 +1,8 @@
 """The comparison memo of a batch: fixed sections in a fixed order, rendered from the comparison
 and the Portfolio Strategist's summary.
 
-Sections: title with the tickers, a SIMULATED DATA warning when any input is synthetic,
+Sections: title with the tickers, a SIMULATED DATA warning when any input is synthetic, What
+changed (a watchlist run's members against their last memos; first, and only then),
 Portfolio Strategist, Ranking (every member, those that did not complete with their code),
 Correlation (two decimals), Equal-weighted portfolio (with its window), Data gaps (always
 present), Provenance, and the disclaimer as the last line. Numbers go through
@@ -26,7 +27,7 @@ from shared.domain.evidence import Metric
 from shared.domain.formatting import MISSING, format_value
 from shared.domain.models import Grounding
 from shared.render.markdown import code, inline, line, paragraph
-from shared.render.memo import as_of_line
+from shared.render.memo import as_of_line, realised_line, verdict_change_line
 
 DISCLAIMER = "*This comparison is not investment advice.*"
 SIMULATED_WARNING = (
@@ -57,6 +58,7 @@ def render_comparison(
         blocks.append(as_of_line(as_of))
     if comparison.simulated:
         blocks.append(SIMULATED_WARNING)
+    blocks += what_changed(comparison)  # a watchlist run's changes come first
     blocks += _summary(summary)
     blocks += _ranking(comparison)
     blocks += _correlation(comparison)
@@ -65,6 +67,23 @@ def render_comparison(
     blocks += _provenance(batch_id, created_at, comparison, summary)
     blocks.append(DISCLAIMER)
     return "\n\n".join(blocks) + "\n"
+
+
+def what_changed(comparison: Comparison) -> list[str]:
+    """"What changed": per member of a watchlist run, the verdict before and after and the
+    realised excess return since its last memo; nothing when no member has changes."""
+    if not comparison.changes:
+        return []
+    lines = []
+    for item in comparison.changes:
+        changes = item.changes
+        after = changes.confidence_after
+        lines.append(
+            f"- **{inline(item.ticker)}**: {verdict_change_line(changes)}, confidence "
+            f"{changes.confidence_before:.2f} → {f'{after:.2f}' if after is not None else MISSING}"
+            f"; {realised_line(changes)}"
+        )
+    return ["## What changed", "\n".join(lines)]
 
 
 def _summary(summary: PortfolioSummary) -> list[str]:

@@ -1,11 +1,12 @@
 """The Markdown memo: fixed sections in a fixed order, rendered from the evidence and the decision.
 
 Sections: title, the `As of YYYY-MM-DD` line of a point-in-time analysis (the memo's third
-line), a SIMULATED DATA warning when the market data is synthetic, Summary,
-Quantitative picture, News and narrative, Risks, Data gaps (always present), Provenance, and the
-disclaimer as the last line. Numbers go through `shared.domain.formatting`; text that came from
-outside (titles, sources, reasons) is escaped so it cannot break a table, a list or the section
-order (`shared.render.markdown`)."""
+line), a SIMULATED DATA warning when the market data is synthetic, Summary, Since the last memo
+(a watchlist run's memo only: `shared.domain.changes`), Quantitative picture, News and
+narrative, Risks, Data gaps (always present), Provenance, and the disclaimer as the last line.
+Numbers go through `shared.domain.formatting`; text that came from outside (titles, sources,
+reasons) is escaped so it cannot break a table, a list or the section order
+(`shared.render.markdown`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from shared.domain.changes import ChangeSet, MetricMove, format_return
 from shared.domain.evidence import Decision, Metric, NewsArticle, NewsResult, QuantResult
-from shared.domain.formatting import MISSING, format_metric
+from shared.domain.formatting import MISSING, format_metric, format_value
 from shared.domain.models import Grounding
 from shared.render.markdown import code as _code
 from shared.render.markdown import inline as _inline
@@ -61,6 +63,7 @@ def render_memo(
     decision: Decision,
     evidence_hash: str,
     as_of: date | None = None,
+    changes: ChangeSet | None = None,
 ) -> str:
     """The memo as Markdown, ending with the disclaimer line and a newline."""
     blocks = [f"# {_inline(ticker.upper())} research memo"]
@@ -69,6 +72,8 @@ def render_memo(
     if quant.simulated:
         blocks.append(SIMULATED_WARNING)
     blocks += _summary(quant, decision)
+    if changes is not None:
+        blocks += changes_section(changes, quant.currency)
     blocks += _quant_section(quant)
     blocks += _news_section(news)
     blocks += _risks_section(decision)
@@ -83,6 +88,89 @@ def as_of_line(as_of: date) -> str:
         f"**As of {as_of.isoformat()}**: a point-in-time analysis; every piece of evidence "
         "below is dated on or before this day."
     )
+
+
+SINCE_HEADING = "## Since the last memo"
+
+
+def verdict_change_line(changes: ChangeSet) -> str:
+    """`Verdict: HOLD → BUY (changed)`, or `(unchanged)`; the after is this memo's."""
+    before = changes.verdict_before.value.upper()
+    if changes.verdict_after is None:
+        return f"Verdict: {before} → not decided"
+    after = changes.verdict_after.value.upper()
+    return f"Verdict: {before} → {after} ({'changed' if before != after else 'unchanged'})"
+
+
+def realised_line(changes: ChangeSet) -> str:
+    """The realised excess return since the previous memo, with its window and both returns."""
+    bench = _inline(changes.benchmark_symbol or "the benchmark")
+    if changes.realised_excess_return is None:
+        reason = _inline(changes.realised_reason or "not computed")
+        return f"Realised excess return over {bench}: {MISSING} ({reason})"
+    start = changes.window_start.isoformat() if changes.window_start else MISSING
+    end = changes.window_end.isoformat() if changes.window_end else MISSING
+    return (
+        f"Realised excess return over {bench} since the last memo: "
+        f"**{format_return(changes.realised_excess_return)}** (stock "
+        f"{format_return(changes.ticker_return)}, {bench} "
+        f"{format_return(changes.benchmark_return)}; closes of {start} to {end})"
+    )
+
+
+def changes_section(changes: ChangeSet, currency: str | None) -> list[str]:
+    """"Since the last memo": the previous call against this one, its realised outcome, the
+    key metrics' moves, red flags that appeared or went away, and new news items."""
+    when = changes.previous_completed_at.date().isoformat()
+    confidence_after = (
+        f"{changes.confidence_after:.2f}" if changes.confidence_after is not None else MISSING
+    )
+    lines = [
+        f"- Previous memo: job {_inline(changes.previous_job_id)}, completed {when}",
+        f"- {verdict_change_line(changes)}",
+        f"- Confidence: {changes.confidence_before:.2f} → {confidence_after}",
+        f"- {realised_line(changes)}",
+    ]
+    blocks = [SINCE_HEADING, "\n".join(lines)]
+    if changes.metric_moves:
+        rows = ["| Metric | Before | After | Change |", "| --- | --- | --- | --- |"]
+        rows += [_move_row(m, currency) for m in changes.metric_moves]
+        blocks.append("\n".join(rows))
+    blocks.append(_listed("Red flags that appeared", changes.red_flags_appeared))
+    blocks.append(_listed("Red flags that went away", changes.red_flags_gone))
+    if changes.new_articles:
+        blocks.append(
+            "New news items:\n\n"
+            + "\n".join(
+                f"- {_inline(a.title) or 'Untitled'} [{_inline(a.id)}]"
+                for a in changes.new_articles
+            )
+        )
+    else:
+        blocks.append("New news items: none.")
+    return blocks
+
+
+def _listed(title: str, items: list[str]) -> str:
+    if not items:
+        return f"{title}: none."
+    return f"{title}:\n\n" + "\n".join(f"- {_line(i)}" for i in items)
+
+
+def _move_row(move: MetricMove, currency: str | None) -> str:
+    def shown(value: float | None) -> str:
+        return format_value(value, move.unit, metric_id=move.id, currency=currency)
+
+    if move.change is None:
+        change = MISSING
+    elif move.unit == "fraction":  # a move of a fraction is in percentage points
+        points = round(move.change * 100, 1)
+        change = "0.0 pp" if points == 0 else f"{points:+,.1f} pp"
+    else:
+        change = shown(move.change)
+        change = change if change.startswith("-") or change in ("0.00", "0.0x") else f"+{change}"
+    cells = [f"{_inline(move.label)} ({_code(move.id)})", shown(move.before), shown(move.after)]
+    return "| " + " | ".join([*cells[:1], *(_inline(c) for c in [*cells[1:], change])]) + " |"
 
 
 def _summary(quant: QuantResult, decision: Decision) -> list[str]:

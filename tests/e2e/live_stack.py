@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from devhost.host import DevHost
+from shared.domain.changes import PREVIOUS_VERDICT_ID
 from tests.app_env import keyed
 from tests.e2e.test_analysis_http import follow
 from tests.standins.openai_server import (
@@ -141,10 +142,17 @@ def grounded_writer(request: Received) -> Reply:
         })
     assert shown.schema == "DecisionDraft", shown.schema
     news = " ".join(f"[{a}]" for a in shown.articles)
+    # A watchlist run's strategist addresses the previous call (issue 17): its lines come after
+    # the metrics, so `claims` never quotes them.
+    previous = (
+        f" The previous call [{PREVIOUS_VERDICT_ID}] stands."
+        if any(metric == PREVIOUS_VERDICT_ID for metric, _ in shown.values)
+        else ""
+    )
     return Reply.json({
         "verdict": "hold",
         "confidence": min(0.5, shown.completeness),
-        "thesis": f"Hold. {claims}" + (f" The news is mixed {news}." if news else ""),
+        "thesis": f"Hold. {claims}" + (f" The news is mixed {news}." if news else "") + previous,
         "risks": [f"The multiple leaves little room for error [{cited[0]}]."] if cited else [],
         "cited_metrics": cited,
         "cited_articles": shown.articles,

@@ -11,6 +11,7 @@ from typing import Any
 
 from shared.agents.llm import prompts
 from shared.agents.llm.schemas import DecisionDraft, QuantNoteDraft
+from shared.domain.changes import PREVIOUS_VERDICT_ID
 from tests.standins.firecrawl_server import document
 from tests.standins.openai_server import PORTFOLIO_SCHEMA, Received, Reply, grounded_portfolio
 
@@ -28,6 +29,14 @@ DECISION = DecisionDraft(
     cited_articles=[],
 )
 
+# A watchlist run's strategist must address the previous call (it cites [previous_verdict]).
+DECISION_AFTER_PREVIOUS = DECISION.model_copy(
+    update={
+        "thesis": DECISION.thesis
+        + f" The previous call [{PREVIOUS_VERDICT_ID}] is weighed against what followed."
+    }
+)
+
 
 def agents(request: Received) -> Reply:
     """The stand-in's default responder: a clean draft for whichever agent is asking (the
@@ -37,6 +46,8 @@ def agents(request: Received) -> Reply:
     if request.system == prompts.QUANT_SYSTEM_PROMPT:
         return Reply.json(QUANT_NOTE)
     if request.system == prompts.STRATEGIST_SYSTEM_PROMPT:
+        if f'"id": "{PREVIOUS_VERDICT_ID}"' in request.user[0]:  # a watchlist run's memo
+            return Reply.json(DECISION_AFTER_PREVIOUS)
         return Reply.json(DECISION)
     return Reply.status_code(500, "unknown agent")
 

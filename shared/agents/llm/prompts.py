@@ -4,7 +4,9 @@ The system prompts are constants, byte-identical whatever the evidence; everythi
 goes into the user message. The Quant Analyst sees only the computed metrics (id, label, value
 as `shared.domain.formatting` shows it, source, as-of date, missing reason) and the
 completeness, never a provider's raw payload. The Investment Strategist sees the same metrics,
-the analyst's note and the news. The Portfolio Strategist sees a batch's comparison: the ranking
+the analyst's note and the news, and in a watchlist run the previous memo's call and its
+realised outcome (evidence lines with ids, `previous_call_block`), which it must address. The
+Portfolio Strategist sees a batch's comparison: the ranking
 rows, the correlations and the equal-weighted portfolio, every value as the comparison memo
 shows it, and the batch's data gaps.
 
@@ -28,6 +30,13 @@ import unicodedata
 from typing import Any
 
 from shared.agents.llm.client import Message
+from shared.domain.changes import (
+    PREVIOUS_CONFIDENCE_ID,
+    PREVIOUS_VERDICT_ID,
+    REALISED_EXCESS_ID,
+    ChangeSet,
+    format_return,
+)
 from shared.domain.comparison import (
     CORRELATION_ID,
     Comparison,
@@ -228,7 +237,53 @@ def _article_block(article: NewsArticle) -> str:
     return "\n".join(body)
 
 
-def strategist_user_message(result: QuantResult, news: NewsResult) -> str:
+def previous_call_block(changes: ChangeSet) -> list[str]:
+    """The previous memo's call and its realised outcome, as evidence lines with ids, and the
+    instruction to address them (a watchlist run's strategist only)."""
+    realised: dict[str, Any] = {
+        "id": REALISED_EXCESS_ID,
+        "label": "Realised excess return since the previous memo "
+        f"(the stock's return minus {changes.benchmark_symbol or 'the benchmark'}'s)",
+        "value": format_return(changes.realised_excess_return)
+        if changes.realised_excess_return is not None
+        else None,
+        "from": changes.window_start.isoformat() if changes.window_start else None,
+        "to": changes.window_end.isoformat() if changes.window_end else None,
+        "stock_return": format_return(changes.ticker_return)
+        if changes.ticker_return is not None
+        else None,
+        "benchmark_return": format_return(changes.benchmark_return)
+        if changes.benchmark_return is not None
+        else None,
+    }
+    if changes.realised_excess_return is None:
+        realised["missing_reason"] = changes.realised_reason
+    rows = [
+        {
+            "id": PREVIOUS_VERDICT_ID,
+            "label": "The previous memo's verdict",
+            "value": changes.verdict_before.value,
+            "date": changes.previous_completed_at.date().isoformat(),
+        },
+        {
+            "id": PREVIOUS_CONFIDENCE_ID,
+            "label": "The previous memo's confidence",
+            "value": f"{changes.confidence_before:.2f}",
+        },
+        realised,
+    ]
+    return [
+        "Previous memo on this stock, one JSON object per line; cite these by id like metrics:",
+        *(json.dumps(row, ensure_ascii=False) for row in rows),
+        f"Address the previous call in the thesis: cite [{PREVIOUS_VERDICT_ID}], say how it "
+        f"turned out (cite [{REALISED_EXCESS_ID}] when it has a value) and whether your call "
+        "keeps or changes it, and why.",
+    ]
+
+
+def strategist_user_message(
+    result: QuantResult, news: NewsResult, changes: ChangeSet | None = None
+) -> str:
     cap = result.completeness.score if result.completeness is not None else 0.0
     lines = _evidence_block(result)
     lines += ["", f"Your confidence must not exceed the completeness score, {cap:.2f}.", ""]
@@ -257,6 +312,8 @@ def strategist_user_message(result: QuantResult, news: NewsResult) -> str:
             f"News: no articles are available (provider {_one_line(news.provider)}, "
             f"status {news.status}). Do not cite any article."
         )
+    if changes is not None:
+        lines += ["", *previous_call_block(changes)]
     lines += ["", "Make the Investment Strategist's call."]
     return "\n".join(lines)
 
@@ -268,10 +325,12 @@ def quant_messages(result: QuantResult) -> list[Message]:
     ]
 
 
-def strategist_messages(result: QuantResult, news: NewsResult) -> list[Message]:
+def strategist_messages(
+    result: QuantResult, news: NewsResult, changes: ChangeSet | None = None
+) -> list[Message]:
     return [
         {"role": "system", "content": STRATEGIST_SYSTEM_PROMPT},
-        {"role": "user", "content": strategist_user_message(result, news)},
+        {"role": "user", "content": strategist_user_message(result, news, changes)},
     ]
 
 

@@ -12,10 +12,23 @@ from activities import (
     persist,
     quant_analyst,
 )
-from api import analyses, batches, health, openapi, pages, prices, reports, stats, track_record
+from activities import watchlist as watchlist_activities
+from api import (
+    analyses,
+    batches,
+    health,
+    openapi,
+    pages,
+    prices,
+    reports,
+    stats,
+    track_record,
+    watchlists,
+)
 from maintenance import retention
 from orchestrators import analysis
 from orchestrators import batch as batch_orchestration
+from orchestrators import watchlist as watchlist_orchestration
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -29,6 +42,7 @@ for blueprint in (
     stats.bp,
     prices.bp,
     track_record.bp,
+    watchlists.bp,
     analysis.bp,
     job_stage.bp,
     market_data.bp,
@@ -38,6 +52,8 @@ for blueprint in (
     persist.bp,
     batch_orchestration.bp,
     batch.bp,
+    watchlist_orchestration.bp,
+    watchlist_activities.bp,
     retention.bp,
 ):
     app.register_functions(blueprint)

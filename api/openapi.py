@@ -38,6 +38,7 @@ from api.openapi_parts import (
     ref,
 )
 from api.openapi_prices import price_paths
+from api.openapi_watchlists import WatchlistSubmission, watchlist_paths
 from api.pages import ASSETS
 from api.responses import base_url, error_boundary, json_response
 from api.stats import ADMIN_HEADER, DEFAULT_HOURS, MAX_HOURS, StatsView
@@ -53,14 +54,18 @@ from shared.domain.models import (
     JobView,
     ReportLink,
 )
+from shared.domain.watchlists import CreatedWatchlist, WatchlistPage, WatchlistView
 from shared.sources.market.closes import PriceHistory
 
 bp = df.Blueprint()
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (AnalysisRequest, BatchSubmission)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    AnalysisRequest, BatchSubmission, WatchlistSubmission,
+)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     Accepted, JobView, JobPage, ReportLink, ErrorBody, HealthView, StatsView,
     BatchView, BatchPage, PriceHistory, TrackRecordView,
+    WatchlistView, CreatedWatchlist, WatchlistPage,
 )
 
 
@@ -329,7 +334,10 @@ def service_paths() -> dict[str, Any]:
 
 
 def paths() -> dict[str, Any]:
-    return {**analysis_paths(), **batch_paths(), **price_paths(), **service_paths()}
+    return {
+        **analysis_paths(), **batch_paths(), **price_paths(), **watchlist_paths(),
+        **service_paths(),
+    }
 
 
 def document(base: str) -> dict[str, Any]:

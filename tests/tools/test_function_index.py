@@ -38,4 +38,5 @@ def test_activities_take_an_annotation_the_runtime_loads() -> None:
     assert activities == {
         "set_job_stage", "fail_job", "fetch_market_data", "research_news",
         "run_quant_analyst", "write_memo", "persist_report", "update_batch", "compare_batch",
+        "admit_watch_run", "record_watch_run", "notify_watch_run",
     }

@@ -9,6 +9,7 @@ WATCHLIST_MIN_INTERVAL_SECONDS.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -34,7 +35,7 @@ Trigger = Literal["schedule", "run_now"]
 
 def instance_id(owner: str, name: str) -> str:
     """The watchlist's one orchestration: the same owner and name give the same instance."""
-    digest = hashlib.sha256(f"{owner}\n{name}".encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps([owner, name]).encode()).hexdigest()
     return f"watch-{digest[:32]}"
 
 

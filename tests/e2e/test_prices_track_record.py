@@ -149,11 +149,29 @@ def job(owner: str, ticker: str, completed: datetime, verdict: Verdict, confiden
     )
 
 
+SEEDED_ROWS: list[tuple[str, str]] = []
+
+
 def seed(azurite: Azurite, jobs: list[Job]) -> None:
+    """Completed job rows without memos, for the statistics only: removed after each test
+    (`unseed`), since the session's storage is shared and a completed row without its memo is
+    what the trust tests' no-false-success check looks for."""
     table = TableServiceClient.from_connection_string(
         azurite.connection_string).create_table_if_not_exists(ANALYSES_TABLE)
     for item in jobs:
-        table.upsert_entity(job_row(item))
+        row = job_row(item)
+        table.upsert_entity(row)
+        SEEDED_ROWS.append((row["PartitionKey"], row["RowKey"]))
+
+
+@pytest.fixture(autouse=True)
+def unseed(azurite: Azurite) -> Iterator[None]:
+    yield
+    table = TableServiceClient.from_connection_string(
+        azurite.connection_string).get_table_client(ANALYSES_TABLE)
+    while SEEDED_ROWS:
+        partition, row_key = SEEDED_ROWS.pop()
+        table.delete_entity(partition, row_key)
 
 
 def close(got: Any, expected: Any, path: str = "") -> None:

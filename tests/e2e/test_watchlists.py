@@ -10,6 +10,7 @@ a resolver the test decides, so no name is ever looked up and no socket opens to
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -29,6 +30,7 @@ from tests.app_env import app_folder, app_settings, keyed
 from tests.control import CONTROL_SETTING, Board
 from tests.e2e.step_gates import StepGates
 from tests.e2e.test_batch_control import runtime_status, wait_for
+from tests.e2e.test_trust_callers import new_owner
 
 WATCH_APP = "tests.e2e.apps.watch.function_app:app"
 OWNER = "anonymous"  # AUTH_MODE=none
@@ -293,3 +295,75 @@ def test_delete_terminates_the_orchestration_and_cancels_its_running_batch(
     assert keyed(host).get(f"{host.base_url}/api/batches/{batch_id}",
                            timeout=30).json()["status"] == "cancelled"
 
+
+
+@pytest.fixture(scope="module")
+def strict(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHost]:
+    """Callers of their own (easyauth), two analyses an hour, and slow webhook retries."""
+    root = app_folder(tmp_path_factory.mktemp("watch_strict"), "StockMemoWatchStrict")
+    board = Board(root / "board")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CONTROL_SETTING, str(board.folder))
+        with app_settings(
+            patch, azurite.connection_string,
+            AUTH_MODE="easyauth",
+            ANALYSES_PER_HOUR="2",
+            WEBHOOK_ALLOW_LOOPBACK_HTTP="true",
+            WEBHOOK_ATTEMPTS="5",
+            WEBHOOK_BACKOFF_SECONDS="2",
+            WEBHOOK_TIMEOUT_SECONDS="5",
+        ):
+            with DevHost(WATCH_APP, root=root, port=0) as host:
+                yield host
+
+
+def as_caller(host: DevHost, owner: dict[str, str]) -> requests.Session:
+    session = keyed(host)
+    session.headers.update(owner)
+    return session
+
+
+def test_a_run_over_the_quota_is_skipped_not_failed(strict: DevHost) -> None:
+    owner = new_owner()
+    api = as_caller(strict, owner)
+    url = f"{strict.base_url}/api/watchlists/three"
+    created = api.put(url, json={"tickers": ["WQA", "WQB", "WQC"], "schedule": YEARLY},
+                      timeout=30)
+    assert created.status_code == 201, created.text
+    assert api.post(f"{url}/run", timeout=30).status_code == 202
+
+    def ended() -> list[dict[str, Any]]:
+        return [r for r in api.get(url, timeout=30).json()["runs"] if r["status"] != "running"]
+
+    wait_for(lambda: bool(ended()), timeout=60)
+    [run] = ended()
+    assert run["status"] == "skipped" and run.get("batch_id") is None
+    assert "2 analyses an hour" in run["reason"]
+    assert api.get(f"{strict.base_url}/api/batches", timeout=30).json()["items"] == []
+    # The orchestration goes on to its next wait.
+    oid = json.loads(base64.b64decode(owner["X-MS-CLIENT-PRINCIPAL"]))["claims"][0]["val"]
+    instance = instance_id(oid, "three")
+    wait_for(lambda: runtime_status(strict, instance) == "Running", timeout=30)
+    # Another owner's watchlist of that name is not this one.
+    other = as_caller(strict, new_owner())
+    assert other.get(url, timeout=30).status_code == 404
+    assert api.delete(url, timeout=30).status_code == 204
+
+
+def test_no_delivery_retry_starts_after_delete_answers(
+    strict: DevHost, receiver: Receiver
+) -> None:
+    api = as_caller(strict, new_owner())
+    url = f"{strict.base_url}/api/watchlists/retrying"
+    path = "/fail/retrying"
+    created = api.put(url, json={"tickers": ["WRA"], "schedule": YEARLY,
+                                 "webhook_url": receiver.url(path)}, timeout=30)
+    assert created.status_code == 201, created.text
+    assert api.post(f"{url}/run", timeout=30).status_code == 202
+    # The first attempt failed (500); the next waits WEBHOOK_BACKOFF_SECONDS.
+    wait_for(lambda: len(receiver.to(path)) >= 1, timeout=120)
+    assert api.delete(url, timeout=30).status_code == 204
+    answered = time.time()
+    time.sleep(2 + 4 + 8 + 2)  # every remaining backoff of five attempts, and then some
+    assert [d for d in receiver.to(path) if d["at"] > answered] == []
+    assert len(receiver.to(path)) < 5

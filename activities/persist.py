@@ -82,12 +82,12 @@ def persist(request: PersistInput) -> PersistResult:
             confidence=decision.confidence,
         )
     changes = (
-        changes_since(artifacts, request.previous, quant, news).decided(
-            decision.verdict, decision.confidence
-        )
+        changes_since(artifacts, request.previous, quant, news)
         if request.previous is not None and request.as_of is None
         else None
     )
+    if changes is not None:
+        changes = changes.decided(decision.verdict, decision.confidence)
     document = evidence_document(request, quant, news, decision, changes)
     memo = render_memo(
         job_id=request.job_id,

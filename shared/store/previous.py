@@ -9,6 +9,7 @@ previous memo.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from azure.data.tables import TableClient
@@ -22,6 +23,8 @@ from shared.store.artifacts import ArtifactStore, evidence_blob
 from shared.store.clients import analyses_table, storage_errors
 from shared.store.jobs import job_from_entity
 from shared.store.rows import job_rows
+
+log = logging.getLogger(__name__)
 
 
 def latest_live_memo(
@@ -60,11 +63,19 @@ def latest_live_memo(
     )
 
 
-def load_previous_evidence(artifacts: ArtifactStore, previous: PreviousMemo) -> dict[str, Any]:
-    """The previous memo's stored evidence.json; it was completed, so it must be there."""
+def load_previous_evidence(
+    artifacts: ArtifactStore, previous: PreviousMemo
+) -> dict[str, Any] | None:
+    """The previous memo's stored evidence.json; None when it is gone (the retention sweep
+    deletes a memo's blobs before its job row), so the memo is written without the comparison
+    rather than failing for a memo that is no longer there."""
     raw = artifacts.read(previous.evidence_blob)
     if raw is None:
-        raise StorageFailed(f"previous evidence {previous.evidence_blob} is missing from storage")
+        log.warning(
+            "previous memo %s: its evidence %s is gone; no comparison",
+            previous.job_id, previous.evidence_blob,
+        )
+        return None
     document = json.loads(raw)
     if not isinstance(document, dict):
         raise StorageFailed(f"previous evidence {previous.evidence_blob} is not an object")
@@ -73,11 +84,15 @@ def load_previous_evidence(artifacts: ArtifactStore, previous: PreviousMemo) -> 
 
 def changes_since(
     artifacts: ArtifactStore, previous: PreviousMemo, quant: QuantResult, news: NewsResult
-) -> ChangeSet:
+) -> ChangeSet | None:
     """What changed from `previous` to this evidence, before this memo's decision (the
-    strategist reads it; persist adds the decision with `ChangeSet.decided`)."""
+    strategist reads it; persist adds the decision with `ChangeSet.decided`); None when the
+    previous memo's evidence is gone."""
+    document = load_previous_evidence(artifacts, previous)
+    if document is None:
+        return None
     return compute_changes(
-        load_previous_evidence(artifacts, previous),
+        document,
         quant,
         news,
         (previous.verdict, previous.confidence),

@@ -201,3 +201,14 @@ def test_previous_is_left_out_of_the_json_when_none_and_passed_to_each_child() -
     assert restored.previous == previous
     point_in_time = batch.model_copy(update={"as_of": date(2025, 6, 2)})
     assert point_in_time.child_input(child).previous is None
+
+
+def test_a_previous_memo_whose_evidence_is_gone_gives_no_section(env: None) -> None:
+    source = run_job("AMZN", NOW)
+    previous = older_memo(source, 5, Verdict.BUY)
+    ArtifactStore().delete(previous.evidence_blob)  # the retention sweep got there first
+
+    second = run_job("AMZN", NOW + timedelta(minutes=1), previous=previous)
+
+    assert "changes" not in evidence(second)
+    assert "## Since the last memo" not in memo(second) and "previous_verdict" not in memo(second)

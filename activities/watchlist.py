@@ -129,6 +129,9 @@ def admit(request: AdmitRun) -> AdmittedRun:
     watchlist = store.get(request.owner, request.name)
     if watchlist is None:
         return AdmittedRun(outcome="gone")
+    earlier = watchlist.run(request.run_id)
+    if earlier is not None and earlier.status == "skipped":  # this activity ran before
+        return AdmittedRun(outcome="skipped", reason=earlier.reason)
     batch, jobs = run_batch(watchlist, request.run_id, request.at)
     existing = BatchStore().get(request.owner, request.run_id)
     if existing is not None:  # this activity ran before and admitted it
@@ -197,11 +200,16 @@ def record(request: RecordRun) -> RecordedRun:
     if watchlist is None:
         return RecordedRun(notify=False)
     current = watchlist.run(request.run_id)
+    if current is not None and current.status != "running":  # recorded before: left as it is
+        return RecordedRun(notify=_notifies(watchlist, current.status))
     batch_id = current.batch_id if current else request.run_id
     changes = changes_of(request.owner, batch_id) if batch_id else []
 
-    def ended(w: Watchlist) -> Watchlist:
-        run = w.run(request.run_id) or WatchRun(
+    def ended(w: Watchlist) -> Watchlist | None:
+        earlier = w.run(request.run_id)
+        if earlier is not None and earlier.status != "running":
+            return None
+        run = earlier or WatchRun(
             run_id=request.run_id, trigger="schedule", started_at=request.at, status="running",
             batch_id=batch_id,
         )
@@ -213,8 +221,12 @@ def record(request: RecordRun) -> RecordedRun:
         )
 
     stored = store.change(request.owner, request.name, ended)
-    notify = stored is not None and bool(stored.webhook_url) and request.status == "completed"
-    return RecordedRun(notify=notify)
+    return RecordedRun(notify=stored is not None and _notifies(stored, request.status))
+
+
+def _notifies(watchlist: Watchlist, status: str) -> bool:
+    """A completed run of a watchlist with a webhook is delivered."""
+    return bool(watchlist.webhook_url) and status == "completed"
 
 
 def report_urls(watchlist: Watchlist, run: WatchRun) -> dict[str, str]:
@@ -234,6 +246,11 @@ def notify(request: NotifyRun) -> NotifiedRun:
         return NotifiedRun(delivered=False, attempts=0, stopped=True)
     if not watchlist.webhook_secret:
         return NotifiedRun(delivered=False, attempts=0, stopped=True)
+    if run.notification is not None:  # this activity ran before: its outcome stands
+        done = run.notification
+        return NotifiedRun(
+            delivered=done.delivered, attempts=len(done.attempts), stopped=done.stopped
+        )
     body = notification_body(
         watchlist.name, run.run_id, run.batch_id, run.changes, report_urls(watchlist, run)
     )

@@ -43,9 +43,12 @@ from shared.contracts import (
 )
 from shared.domain.batches import Batch, BatchItem
 from shared.domain.models import Job, JobError, JobStatus, Stage
-from shared.settings import ANALYSES_TABLE, CACHE_CONTAINER, REPORTS_CONTAINER
+from shared.domain.watchlists import Watchlist
+from shared.settings import ANALYSES_TABLE, CACHE_CONTAINER, REPORTS_CONTAINER, reset_settings
 from shared.store.batches import BatchStore, batch_row
 from shared.store.jobs import JobStore
+from shared.store.watchlists import WatchlistStore
+from shared.watch_contracts import AdmitRun, NotifyRun, RecordRun
 from tests.app_env import app_settings
 from tests.standins.firecrawl_server import FirecrawlStandIn
 from tests.standins.openai_server import OpenAIStandIn
@@ -148,7 +151,9 @@ def stage(job: Job, at_stage: Stage, minutes: int) -> dict[str, Any]:
                        at=NOW + timedelta(minutes=minutes)).model_dump(mode="json")
 
 
-def test_every_activity_twice_changes_nothing(twice: Twice) -> None:
+def test_every_activity_twice_changes_nothing(
+    twice: Twice, monkeypatch: pytest.MonkeyPatch
+) -> None:
     job = new_job("TWICE")
     twice.run(names.SET_JOB_STAGE, stage(job, Stage.GATHERING_EVIDENCE, 1))
 
@@ -221,4 +226,39 @@ def test_every_activity_twice_changes_nothing(twice: Twice) -> None:
     assert compared == {"status": "completed", "report_blob": f"batches/{batch.id}/comparison.md"}
     assert len(twice.llm.requests) == 3  # and one for the Portfolio Strategist
 
+    watchlist_twice(twice, monkeypatch)
+
     assert twice.ran == set(twice.activities), "an activity has no at-least-once case"
+
+
+def watchlist_twice(twice: Twice, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watchlist run: admitted (its batch and children once), recorded, and delivered once
+    to a loopback receiver; each activity's second run changes nothing and delivers nothing."""
+    from tests.e2e.test_watchlists import Receiver
+
+    monkeypatch.setenv("WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")
+    reset_settings()
+    receiver = Receiver()
+    try:
+        name = f"twice-{uuid.uuid4().hex[:8]}"
+        WatchlistStore().put(Watchlist(
+            owner=OWNER, name=name, tickers=["TWA", "TWB"], schedule="0 0 9 * * *",
+            webhook_url=receiver.url("/ok"), webhook_secret="s3cret", base_url="http://x",
+            created_at=NOW, updated_at=NOW,
+        ))
+        run_id = uuid.uuid4().hex
+        admitted = twice.run(names.ADMIT_WATCH_RUN, AdmitRun(
+            owner=OWNER, name=name, run_id=run_id, trigger="schedule", at=NOW,
+        ).model_dump(mode="json"))
+        assert admitted["outcome"] == "admitted" and admitted["batch"]["batch_id"] == run_id
+        assert twice.run(names.RECORD_WATCH_RUN, RecordRun(
+            owner=OWNER, name=name, run_id=run_id, status="completed", at=NOW,
+        ).model_dump(mode="json")) == {"notify": True}
+        notified = twice.run(
+            names.NOTIFY_WATCH_RUN,
+            NotifyRun(owner=OWNER, name=name, run_id=run_id).model_dump(mode="json"),
+        )
+        assert notified == {"delivered": True, "attempts": 1, "stopped": False}
+        assert len(receiver.to("/ok")) == 1
+    finally:
+        receiver.close()

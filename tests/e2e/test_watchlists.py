@@ -20,16 +20,22 @@ from typing import Any
 
 import pytest
 import requests
+from azure.data.tables import TableServiceClient, UpdateMode
+from azure.storage.blob import BlobServiceClient
 
 from devhost.azurite import Azurite
 from devhost.host import DevHost
 from shared.domain.watchlists import instance_id
 from shared.notify.delivery import DELIVERY_HEADER
 from shared.notify.signing import SIGNATURE_HEADER, verify
+from shared.settings import ANALYSES_TABLE, REPORTS_CONTAINER
+from shared.store.artifacts import evidence_blob, memo_blob
+from shared.store.rows import job_row_key
 from tests.app_env import app_folder, app_settings, keyed
 from tests.control import CONTROL_SETTING, Board
 from tests.e2e.step_gates import StepGates
 from tests.e2e.test_batch_control import runtime_status, wait_for
+from tests.e2e.test_since_last_memo import DAYS_BACK, independent_excess, shown_percent
 from tests.e2e.test_trust_callers import new_owner
 
 WATCH_APP = "tests.e2e.apps.watch.function_app:app"
@@ -367,3 +373,73 @@ def test_no_delivery_retry_starts_after_delete_answers(
     time.sleep(2 + 4 + 8 + 2)  # every remaining backoff of five attempts, and then some
     assert [d for d in receiver.to(path) if d["at"] > answered] == []
     assert len(receiver.to(path)) < 5
+
+
+def test_the_second_run_states_what_changed_since_the_first(
+    watch: tuple[DevHost, StepGates], receiver: Receiver, azurite: Azurite
+) -> None:
+    """Two runs of one watchlist: the second's memo says "Since the last memo" against the
+    first's (made a month old and SELL here, as tests/e2e/test_since_last_memo.py does), and the
+    run's changes and its webhook carry the verdict change and the realised excess return,
+    matching an independent numpy computation from the stored evidence."""
+    host, _ = watch
+    api = keyed(host)
+    name, ticker, path = "since-last", "WCH", "/ok/since-last"
+    url = f"{host.base_url}/api/watchlists/{name}"
+    created = put(host, name, {"tickers": [ticker], "schedule": YEARLY,
+                               "webhook_url": receiver.url(path)})
+    assert created.status_code == 201, created.text
+    secret = created.json()["webhook_secret"]
+    assert api.post(f"{url}/run", timeout=30).status_code == 202
+    wait_for(lambda: any(r.get("notification") for r in ended_runs(host, name)), timeout=120)
+    [first_run] = ended_runs(host, name)
+    assert first_run["status"] == "completed"
+    [first_change] = first_run["changes"]
+    assert first_change["verdict_before"] is None  # a first memo has nothing to compare with
+    first = api.get(f"{host.base_url}/api/analyses/{first_change['job_id']}", timeout=30).json()
+
+    reports = BlobServiceClient.from_connection_string(
+        azurite.connection_string).get_container_client(REPORTS_CONTAINER)
+    evidence = evidence_blob(ticker, first["id"])
+    document = json.loads(reports.download_blob(evidence).readall())
+    series = document["quant"]["ticker_series"]
+    series["dates"] = series["dates"][:-DAYS_BACK]
+    series["closes"] = series["closes"][:-DAYS_BACK]
+    then = series["dates"][-1]
+    reports.upload_blob(evidence, json.dumps(document).encode(), overwrite=True)
+    TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(
+        ANALYSES_TABLE).update_entity(
+        {"PartitionKey": OWNER, "RowKey": job_row_key(first["id"]), "Verdict": "sell",
+         "Confidence": 0.3},
+        mode=UpdateMode.MERGE,
+    )
+
+    assert api.post(f"{url}/run", timeout=30).status_code == 202
+    wait_for(lambda: len([r for r in ended_runs(host, name) if r.get("notification")]) == 2,
+             timeout=120)
+    second_run = ended_runs(host, name)[0]
+    assert second_run["status"] == "completed"
+    [change] = second_run["changes"]
+    second = api.get(f"{host.base_url}/api/analyses/{change['job_id']}", timeout=30).json()
+    current = json.loads(reports.download_blob(evidence_blob(ticker, second["id"])).readall())
+    expected = independent_excess(current, then)
+    assert current["changes"]["previous_job_id"] == first["id"]
+    assert current["changes"]["realised_excess_return"] == pytest.approx(expected, abs=1e-12)
+    assert change["verdict_before"] == "sell" and change["confidence_before"] == 0.3
+    assert change["verdict_after"] == second["verdict"]
+    assert change["excess_return"] == pytest.approx(expected, abs=1e-12)
+
+    memo = reports.download_blob(memo_blob(ticker, second["id"])).readall().decode()
+    section = memo[memo.index("## Since the last memo\n"):memo.index("## Quantitative picture")]
+    after = str(second["verdict"]).upper()
+    verdict_line = f"- Verdict: SELL → {after} (changed)" if after != "SELL" else "- Verdict: SELL"
+    assert verdict_line in section
+    assert f"since the last memo: **{shown_percent(expected)}**" in section
+
+    [delivery] = [d for d in receiver.to(path)
+                  if json.loads(d["body"])["run_id"] == second_run["run_id"]]
+    assert verify(secret, delivery["body"], delivery["headers"][SIGNATURE_HEADER])
+    [sent] = json.loads(delivery["body"])["changes"]
+    assert sent["verdict_before"] == "sell"
+    assert sent["excess_return"] == pytest.approx(expected, abs=1e-12)
+    assert api.delete(url, timeout=30).status_code == 204

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,6 +112,7 @@ def watch(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             WEBHOOK_BACKOFF_SECONDS="0.2",
             WEBHOOK_TIMEOUT_SECONDS="5",
             WATCH_TEST_RESOLVE=json.dumps(RESOLVE),
+            WATCH_TEST_RESOLVE_FILE=str(root / "resolve.json"),
         ):
             with DevHost(WATCH_APP, root=root, port=0) as host:
                 yield host, StepGates(board)
@@ -443,3 +446,34 @@ def test_the_second_run_states_what_changed_since_the_first(
     assert sent["verdict_before"] == "sell"
     assert sent["excess_return"] == pytest.approx(expected, abs=1e-12)
     assert api.delete(url, timeout=30).status_code == 204
+
+
+def test_a_name_re_pointed_at_a_private_address_is_never_contacted_at_delivery(
+    watch: tuple[DevHost, StepGates], receiver: Receiver
+) -> None:
+    """Accepted at creation (it resolved to the loopback receiver), then re-pointed at a
+    private address (DNS rebinding): the delivery checks the name afresh, is refused before
+    any socket opens, and the run completes with the refusal recorded."""
+    host, _ = watch
+    name, path = "rebound", "/ok/rebound"
+    pointing = Path(os.environ["WATCH_TEST_RESOLVE_FILE"])  # the host's, set by `watch`
+    pointing.write_text(json.dumps({"rebind.example": ["127.0.0.1"]}))
+    port = receiver.server.server_address[1]
+    created = put(host, name, {"tickers": ["WRB"], "schedule": YEARLY,
+                               "webhook_url": f"http://rebind.example:{port}{path}"})
+    assert created.status_code == 201, created.text
+    pointing.write_text(json.dumps({"rebind.example": ["10.9.8.7"]}))
+    try:
+        ran = keyed(host).post(f"{host.base_url}/api/watchlists/{name}/run", timeout=30)
+        assert ran.status_code == 202
+        wait_for(lambda: any(r.get("notification") for r in ended_runs(host, name)),
+                 timeout=120)
+        [run] = ended_runs(host, name)
+        assert run["status"] == "completed"
+        [attempt] = run["notification"]["attempts"]
+        assert run["notification"]["delivered"] is False
+        assert attempt["failure"] == "refused" and attempt.get("status") is None
+        assert receiver.to(path) == []
+    finally:
+        pointing.unlink()
+        keyed(host).delete(f"{host.base_url}/api/watchlists/{name}", timeout=30)

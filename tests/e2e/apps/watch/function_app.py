@@ -1,7 +1,9 @@
 """The gated app (tests/e2e/apps/gated: the real app with write_memo and persist_report behind
 gates a test opens) with the watchlist routes, orchestration and activities, and a resolver the
-test decides: WATCH_TEST_RESOLVE is JSON {host: [addresses]}; an address literal resolves to
-itself, `localhost` to 127.0.0.1, anything else does not resolve. No real lookup is made.
+test decides: WATCH_TEST_RESOLVE is JSON {host: [addresses]}, and the JSON file named by
+WATCH_TEST_RESOLVE_FILE, read at every lookup, overrides it (a name re-pointed while the app
+runs); an address literal resolves to itself, `localhost` to 127.0.0.1, anything else does not
+resolve. No real lookup is made.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import ipaddress
 import json
 import os
 import socket
+from pathlib import Path
 
 from activities import watchlist as watchlist_activities
 from api import watchlists
@@ -18,6 +21,7 @@ from shared.notify.resolving import use_resolver
 from tests.e2e.apps.gated.function_app import app
 
 RESOLVE_SETTING = "WATCH_TEST_RESOLVE"
+RESOLVE_FILE_SETTING = "WATCH_TEST_RESOLVE_FILE"
 
 for blueprint in (watchlists.bp, watchlist_orchestration.bp, watchlist_activities.bp):
     app.register_functions(blueprint)
@@ -25,6 +29,9 @@ for blueprint in (watchlists.bp, watchlist_orchestration.bp, watchlist_activitie
 
 def resolve(host: str, port: int) -> list[str]:
     table: dict[str, list[str]] = json.loads(os.environ.get(RESOLVE_SETTING) or "{}")
+    changing = Path(os.environ.get(RESOLVE_FILE_SETTING) or "")
+    if changing.name and changing.is_file():
+        table |= json.loads(changing.read_text())
     if host in table:
         return table[host]
     if host == "localhost":

@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +28,8 @@ from azure.storage.blob import BlobServiceClient
 
 from devhost.azurite import Azurite
 from devhost.host import DevHost
+from shared.agents.llm.client import reset_llm_clients
+from shared.agents.llm.prompts import PORTFOLIO_SYSTEM_PROMPT
 from shared.domain.watchlists import instance_id
 from shared.notify.delivery import DELIVERY_HEADER
 from shared.notify.signing import SIGNATURE_HEADER, verify
@@ -39,6 +42,8 @@ from tests.e2e.step_gates import StepGates
 from tests.e2e.test_batch_control import runtime_status, wait_for
 from tests.e2e.test_since_last_memo import DAYS_BACK, independent_excess, shown_percent
 from tests.e2e.test_trust_callers import new_owner
+from tests.standins.openai_server import OpenAIStandIn
+from tests.trust.agents import agents, is_strategist
 
 WATCH_APP = "tests.e2e.apps.watch.function_app:app"
 OWNER = "anonymous"  # AUTH_MODE=none
@@ -477,3 +482,49 @@ def test_a_name_re_pointed_at_a_private_address_is_never_contacted_at_delivery(
     finally:
         pointing.unlink()
         keyed(host).delete(f"{host.base_url}/api/watchlists/{name}", timeout=30)
+
+
+def test_with_a_model_a_run_costs_two_calls_a_ticker_and_one_comparison(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    """The real app with the OpenAI stand-in: the first run makes 2 calls a ticker and 1 for
+    the comparison; the second, whose memos compare with the first's, makes no more (a prompt
+    equal to the first run's, the analyst's of the same simulated day or the comparison's, may
+    come from the response cache), and each
+    strategist prompt of it carries the previous verdict, in its one call."""
+    root = app_folder(tmp_path, "StockMemoWatchModel")
+    tickers = ["WLA", "WLB"]
+    with OpenAIStandIn(default=agents) as llm, pytest.MonkeyPatch.context() as patch:
+        with app_settings(
+            patch, azurite.connection_string, LLM_PROVIDER="openai",
+            OPENAI_API_KEY=llm.api_key, OPENAI_BASE_URL=llm.openai_base_url,
+            OPENAI_MODEL=f"gpt-watch-{uuid.uuid4().hex[:8]}",
+        ):
+            reset_llm_clients()
+            try:
+                with DevHost("function_app:app", root=root, port=0) as host:
+                    api = keyed(host)
+                    url = f"{host.base_url}/api/watchlists/model-costs"
+                    created = api.put(url, json={"tickers": tickers, "schedule": YEARLY},
+                                      timeout=30)
+                    assert created.status_code == 201, created.text
+                    counts = []
+                    for n in (1, 2):
+                        assert api.post(f"{url}/run", timeout=30).status_code == 202
+                        wait_for(lambda n=n: len([
+                            r for r in api.get(url, timeout=30).json()["runs"]
+                            if r["status"] == "completed"]) == n, timeout=120)
+                        counts.append(len(llm.requests))
+                    assert api.delete(url, timeout=30).status_code == 204
+            finally:
+                reset_llm_clients()
+    first, second = llm.requests[:counts[0]], llm.requests[counts[0]:]
+    assert counts[0] == 2 * len(tickers) + 1
+    assert [r.system for r in first].count(PORTFOLIO_SYSTEM_PROMPT) == 1
+    assert len(second) <= 2 * len(tickers) + 1
+    assert [r.system for r in second].count(PORTFOLIO_SYSTEM_PROMPT) <= 1  # may be cached
+    strategist = [r for r in second if is_strategist(r)]
+    assert len(strategist) == len(tickers)  # one each: no regeneration
+    assert all(len(r.user) == 1 for r in llm.requests)
+    assert all('"id": "previous_verdict"' in r.user[0] for r in strategist)
+    assert not any('"id": "previous_verdict"' in r.user[0] for r in first)

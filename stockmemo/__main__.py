@@ -3,7 +3,9 @@ the memo; with several tickers, submit them as one batch, follow each ticker's s
 the comparison memo. `python -m stockmemo history load --sample | --csv FILE`: fill the price
 store MARKET_DATA_PROVIDER=history reads (`stockmemo/history.py`).
 `python -m stockmemo backtest --tickers A,B --start D --end D --every N`: score point-in-time
-verdicts against what followed (`stockmemo/backtest.py`)."""
+verdicts against what followed (`stockmemo/backtest.py`).
+`python -m stockmemo watch NAME TICKER... --schedule CRON`, `python -m stockmemo watchlists`:
+create and list scheduled watchlists (`stockmemo/watchlists.py`)."""
 
 from __future__ import annotations
 
@@ -12,23 +14,19 @@ import os
 import sys
 from typing import Any
 
-from stockmemo import backtest, history
-from stockmemo.client import DEFAULT_API, ApiError, ChildChange, MemoClient
+from stockmemo import backtest, history, watchlists
+from stockmemo.client import (
+    DEFAULT_API,
+    ApiError,
+    ChildChange,
+    MemoClient,
+    refusal_details,
+    tickers_of,
+)
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
 EXIT_UNREACHABLE = 3
-
-
-def tickers_of(values: list[str]) -> list[str]:
-    """The tickers as given (`AAPL MSFT` or `AAPL,MSFT`), upper-cased, each once, in order."""
-    tickers: list[str] = []
-    for value in values:
-        for part in value.split(","):
-            ticker = part.strip().upper()
-            if ticker and ticker not in tickers:
-                tickers.append(ticker)
-    return tickers
 
 
 def analyze(args: argparse.Namespace) -> int:
@@ -45,17 +43,6 @@ def analyze(args: argparse.Namespace) -> int:
         if exc.status == 0:
             return EXIT_UNREACHABLE
         return EXIT_REFUSED if 400 <= exc.status < 500 else EXIT_FAILED
-
-
-def refusal_details(exc: ApiError) -> str:
-    facts = []
-    if exc.field:
-        facts.append(f"field {exc.field}")
-    if exc.value is not None:
-        facts.append(f"value {exc.value!r}")
-    if exc.retry_after:
-        facts.append(f"retry after {exc.retry_after}s")
-    return f" ({', '.join(facts)})" if facts else ""
 
 
 def analyze_one(client: MemoClient, ticker: str, wait: float, as_of: str | None = None) -> int:
@@ -133,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--http-timeout", type=float, default=30, help="seconds per HTTP call")
     history.add_parser(commands)
     backtest.add_parser(commands)
+    watchlists.add_parsers(commands)
     args = parser.parse_args(argv)
-    if args.command in ("history", "backtest"):
+    if args.command in ("history", "backtest", "watch", "watchlists"):
         return int(args.handler(args))
     return analyze(args)
 

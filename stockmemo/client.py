@@ -37,6 +37,28 @@ class ApiError(Exception):
         self.retry_after = retry_after  # a 429's Retry-After, in seconds
 
 
+def tickers_of(values: list[str]) -> list[str]:
+    """The tickers as given (`AAPL MSFT` or `AAPL,MSFT`), upper-cased, each once, in order."""
+    tickers: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            ticker = part.strip().upper()
+            if ticker and ticker not in tickers:
+                tickers.append(ticker)
+    return tickers
+
+
+def refusal_details(exc: ApiError) -> str:
+    facts = []
+    if exc.field:
+        facts.append(f"field {exc.field}")
+    if exc.value is not None:
+        facts.append(f"value {exc.value!r}")
+    if exc.retry_after:
+        facts.append(f"retry after {exc.retry_after}s")
+    return f" ({', '.join(facts)})" if facts else ""
+
+
 @dataclass
 class Response:
     status: int
@@ -113,6 +135,24 @@ class MemoClient:
         if query:
             url += "?" + urllib.parse.urlencode(query)
         return self._request("GET", url).json()
+
+    def put_watchlist(
+        self, name: str, tickers: list[str], schedule: str, webhook_url: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """PUT /api/watchlists/{name}: 201 with `webhook_secret` (shown once) when it creates
+        the watchlist, 200 when it replaces one."""
+        body: dict[str, Any] = {"tickers": tickers, "schedule": schedule}
+        if webhook_url:
+            body["webhook_url"] = webhook_url
+        quoted = urllib.parse.quote(name, safe="")
+        answer = self._request("PUT", f"{self.api}/api/watchlists/{quoted}", body)
+        view: dict[str, Any] = answer.json()
+        return answer.status, view
+
+    def watchlists(self) -> list[dict[str, Any]]:
+        """The caller's watchlists (GET /api/watchlists), each with its last runs."""
+        items: list[dict[str, Any]] = self.get_json("watchlists").get("items", [])
+        return items
 
     def job(self, job_id: str) -> dict[str, Any]:
         quoted = urllib.parse.quote(job_id, safe="")

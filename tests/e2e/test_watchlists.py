@@ -496,7 +496,8 @@ def test_with_a_model_a_run_costs_two_calls_a_ticker_and_one_comparison(
     tickers = ["WLA", "WLB"]
     with OpenAIStandIn(default=agents) as llm, pytest.MonkeyPatch.context() as patch:
         with app_settings(
-            patch, azurite.connection_string, LLM_PROVIDER="openai",
+            patch, azurite.connection_string, LLM_PROVIDER="openai", AUTH_MODE="none",
+            ANALYSES_PER_HOUR="100000",  # the module's other hosts' settings stay in the env
             OPENAI_API_KEY=llm.api_key, OPENAI_BASE_URL=llm.openai_base_url,
             OPENAI_MODEL=f"gpt-watch-{uuid.uuid4().hex[:8]}",
         ):

@@ -9,6 +9,9 @@
 //
 // History: localStorage keeps the last tickers used in this browser (no job data, no secret);
 // the list is the owner's jobs for those tickers from `GET /api/analyses?ticker=`, newest first.
+//
+// Watchlists: `GET /api/watchlists`, the caller's watchlists with their last runs, each run's
+// changes (verdict before → after per ticker) and its batch as a `#batch=<id>` link.
 "use strict";
 
 (() => {
@@ -845,6 +848,122 @@
     }
   }
 
+  // ---- watchlists -------------------------------------------------------------------------------
+
+  const RUNS_SHOWN = 3;
+  let watchlistsRequest = 0;
+
+  async function refreshWatchlists() {
+    const request = ++watchlistsRequest;
+    const status = $("watchlists-status");
+    let items;
+    try {
+      items = (await (await api("/api/watchlists")).json()).items || [];
+    } catch (error) {
+      if (request !== watchlistsRequest) return;
+      status.textContent = error.status === 401 || error.status === 403
+        ? "Give a key to see your watchlists."
+        : `The watchlists could not be loaded (${error.code}).`;
+      return;
+    }
+    if (request !== watchlistsRequest) return;
+    status.textContent = items.length ? "" : "No watchlists yet.";
+    $("watchlists-list").replaceChildren(...items.map(watchlistItem));
+  }
+
+  function textElement(tag, className, text) {
+    const element = document.createElement(tag);
+    if (className) element.className = className;
+    element.textContent = text;
+    return element;
+  }
+
+  function timeElement(value) {
+    const when = document.createElement("time");
+    when.dateTime = String(value);
+    const date = new Date(value);
+    when.textContent = Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
+    return when;
+  }
+
+  // `AAPL hold → buy`, `MSFT new: buy` (a first memo), `NVDA no memo` (this run wrote none).
+  function changeText(change) {
+    const ticker = String(change.ticker || "?");
+    const before = change.verdict_before;
+    const after = change.verdict_after;
+    let text = after == null ? `${ticker} no memo`
+      : before == null ? `${ticker} new: ${after}`
+      : `${ticker} ${before} → ${after}`;
+    if (typeof change.excess_return === "number" && Number.isFinite(change.excess_return)) {
+      const percent = (change.excess_return * 100).toFixed(1);
+      text += ` (${change.excess_return >= 0 ? "+" : ""}${percent}% vs benchmark)`;
+    }
+    return text;
+  }
+
+  function runItem(run) {
+    const item = document.createElement("li");
+    item.className = "watch-run";
+    item.dataset.runId = String(run.run_id || "");
+    item.dataset.status = String(run.status || "");
+    const head = document.createElement("span");
+    head.className = "watch-run-head";
+    const status = document.createElement("span");
+    badge(status, String(run.status || "?"), String(run.status || ""));
+    head.append(status, " ", timeElement(run.started_at));
+    if (run.reason) head.append(" ", textElement("span", "hint", String(run.reason)));
+    if (typeof run.batch_id === "string" && /^[0-9a-zA-Z]+$/.test(run.batch_id)) {
+      const link = textElement("a", "watch-batch", "Open the comparison");
+      link.href = `#batch=${run.batch_id}`;
+      head.append(" ", link);
+    }
+    item.append(head);
+    const changes = Array.isArray(run.changes) ? run.changes : [];
+    if (changes.length) {
+      const list = document.createElement("ul");
+      list.className = "watch-changes";
+      for (const change of changes) {
+        const line = textElement("li", "watch-change", changeText(change));
+        line.dataset.ticker = String(change.ticker || "");
+        if (change.verdict_before != null && change.verdict_after != null
+            && change.verdict_before !== change.verdict_after) line.dataset.changed = "true";
+        list.append(line);
+      }
+      item.append(list);
+    }
+    return item;
+  }
+
+  function watchlistItem(watchlist) {
+    const item = document.createElement("li");
+    item.className = "watchlist";
+    item.dataset.name = String(watchlist.name || "");
+    const title = textElement("h3", "watchlist-name", String(watchlist.name || ""));
+    const facts = document.createElement("p");
+    facts.className = "watchlist-facts";
+    const tickers = Array.isArray(watchlist.tickers) ? watchlist.tickers.map(String) : [];
+    facts.append(
+      textElement("span", "watchlist-tickers", tickers.join(", ")),
+      " · schedule ",
+      textElement("code", "watchlist-schedule", String(watchlist.schedule || "")),
+      " (UTC) · next run ",
+    );
+    if (watchlist.next_run_at) facts.append(timeElement(watchlist.next_run_at));
+    else facts.append("none");
+    item.append(title, facts);
+    const runs = Array.isArray(watchlist.runs) ? watchlist.runs.slice(0, RUNS_SHOWN) : [];
+    if (runs.length) {
+      const list = document.createElement("ol");
+      list.className = "watch-runs";
+      list.setAttribute("aria-label", `Last runs of ${watchlist.name}`);
+      list.append(...runs.map(runItem));
+      item.append(list);
+    } else {
+      item.append(textElement("p", "hint watch-no-runs", "No runs yet."));
+    }
+    return item;
+  }
+
   // ---- start -----------------------------------------------------------------------------------
 
   function onKeySubmit(event) {
@@ -857,6 +976,7 @@
     $("key-open").hidden = false;
     $("ticker").focus();
     refreshHistory();
+    refreshWatchlists();
     if (currentJobId) openJob(currentJobId, {});
     else if (currentBatchId) openBatch(currentBatchId, {});
   }
@@ -865,6 +985,7 @@
     $("ticker-form").addEventListener("submit", onSubmit);
     $("ticker").addEventListener("input", () => showFieldError(""));
     $("history-refresh").addEventListener("click", refreshHistory);
+    $("watchlists-refresh").addEventListener("click", refreshWatchlists);
     $("download-memo").addEventListener("click", onDownload);
     $("download-evidence").addEventListener("click", onDownload);
     $("download-comparison").addEventListener("click", onDownload);
@@ -878,6 +999,10 @@
     if (authMode !== "easyauth" && sessionStorage.getItem(KEY_STORE)) $("key-open").hidden = false;
     window.addEventListener("hashchange", openFromHash);
     refreshHistory();
+    // Without a key the first call would be refused and open the key form before the analyst
+    // asked for anything: the list waits for a key (or the Refresh button) instead.
+    if (authMode === "easyauth" || sessionStorage.getItem(KEY_STORE)) refreshWatchlists();
+    else $("watchlists-status").textContent = "Give a function key, or refresh, to see your watchlists.";
     openFromHash();
   }
 

@@ -6,13 +6,20 @@ comparison; no console errors (the CSP holds)."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from azure.data.tables import TableServiceClient
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from devhost.azurite import Azurite
 from devhost.host import DevHost
+from shared.domain.watchlists import Watchlist, WatchRun
+from shared.settings import ANALYSES_TABLE
+from shared.store.watchlists import WatchlistStore
+from tests.ui.seed import OWNER
 from tests.ui.test_browser import by_id, severe_console_entries, wait
 
 YEARLY = "0 0 0 1 1 *"  # never due during the test: runs come from POST .../run
@@ -83,3 +90,27 @@ def test_no_watchlists_says_so(page: WebDriver, host: DevHost, api: requests.Ses
     page.get(f"{host.base_url}/api/ui")
     wait(page, lambda d: by_id(d, "watchlists-status").text == "No watchlists yet.")
     assert page.find_elements(By.CSS_SELECTOR, "#watchlists-list li") == []
+
+
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+
+def test_hostile_run_text_is_inert(page: WebDriver, host: DevHost, azurite: Azurite) -> None:
+    """A row whose run carries markup in its reason and its batch id (as a tampered row might):
+    the text shows as text, no element or link is made from it, nothing runs."""
+    now = datetime.now(UTC)
+    tables = TableServiceClient.from_connection_string(azurite.connection_string)
+    WatchlistStore(tables.get_table_client(ANALYSES_TABLE)).put(Watchlist(
+        owner=OWNER, name="ui-hostile", tickers=["AAPL"], schedule=YEARLY,
+        base_url=host.base_url, created_at=now, updated_at=now,
+        runs=[WatchRun(run_id="r1", trigger="run_now", started_at=now, status="skipped",
+                       reason=HOSTILE, batch_id='javascript:alert(1)"><b>x</b>')],
+    ))
+    page.get(f"{host.base_url}/api/ui")
+    wait(page, lambda d: "ui-hostile" in panel_entry(d, "ui-hostile"), timeout=30)
+    assert HOSTILE in panel_entry(page, "ui-hostile")
+    entry = '#watchlists-list li.watchlist[data-name="ui-hostile"]'
+    for tag in ("img", "script", "b", "a"):
+        assert page.find_elements(By.CSS_SELECTOR, f"{entry} {tag}") == []
+    assert page.execute_script("return window.__pwned;") is None
+    assert severe_console_entries(page) == []

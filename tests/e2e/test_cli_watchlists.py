@@ -112,3 +112,21 @@ def test_watchlists_against_an_unreachable_api_exits_3() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert run.returncode == 3 and "error: unreachable:" in run.stderr
+
+
+def test_a_run_line_shows_each_verdict_change_and_the_excess_return() -> None:
+    from stockmemo.watchlists import last_run_text
+
+    line = last_run_text({"runs": [{
+        "status": "completed", "batch_id": "ab" * 16,
+        "changes": [
+            {"ticker": "AAPL", "verdict_before": "hold", "verdict_after": "buy",
+             "excess_return": 0.031},
+            {"ticker": "MSFT", "verdict_before": None, "verdict_after": "sell"},
+            {"ticker": "NVDA", "verdict_before": "buy", "verdict_after": None},
+        ],
+    }, {"status": "skipped", "reason": "older"}]})
+    assert line == ("completed: AAPL hold→buy (+3.1% vs benchmark); MSFT new sell; "
+                    f"NVDA no memo [batch {'ab' * 16}]")
+    assert last_run_text({"runs": [{"status": "skipped", "reason": "over the quota"}]}) == (
+        "skipped (over the quota)")

@@ -12,19 +12,15 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableEntity, UpdateMode
 from pydantic import TypeAdapter
 
 from shared.domain.batches import Batch, BatchCounts, BatchItem
 from shared.domain.models import JobError, JobStatus, Stage, Usage
-from shared.errors import StorageFailed
-from shared.store.clients import analyses_table, storage_errors
+from shared.store.clients import storage_errors
 from shared.store.jobs import as_utc, clean, decode_cursor, encode_cursor
+from shared.store.owned_rows import OwnedRows
 from shared.store.rows import batch_row_key, batch_rows
 
-_CONFLICT_RETRIES = 8
 _ITEMS = TypeAdapter(list[BatchItem])
 
 
@@ -89,25 +85,11 @@ def batch_from_entity(entity: dict[str, Any]) -> Batch:
 Change = Callable[[Batch], Batch | None]
 
 
-class BatchStore:
-    def __init__(self, table: TableClient | None = None) -> None:
-        self._table = table
-
-    @property
-    def table(self) -> TableClient:
-        if self._table is None:
-            self._table = analyses_table()
-        return self._table
-
-    def _read(self, owner: str, batch_id: str) -> TableEntity | None:
-        with storage_errors("read batch"):
-            try:
-                return self.table.get_entity(owner, batch_row_key(batch_id))
-            except ResourceNotFoundError:
-                return None
+class BatchStore(OwnedRows):
+    kind = "batch"
 
     def get(self, owner: str, batch_id: str) -> Batch | None:
-        entity = self._read(owner, batch_id)
+        entity = self.entity(owner, batch_row_key(batch_id))
         return batch_from_entity(entity) if entity else None
 
     def change(
@@ -119,26 +101,14 @@ class BatchStore:
         ended is returned as it is, unless `ended_too` (a cancel recording how its children
         ended).
         """
-        for _ in range(_CONFLICT_RETRIES):
-            entity = self._read(owner, batch_id)
-            if entity is None:
-                return None
-            current = batch_from_entity(entity)
-            updated = None if current.finished and not ended_too else change(current)
-            if updated is None:
-                return current
-            with storage_errors("update batch"):
-                try:
-                    self.table.update_entity(
-                        batch_row(updated),
-                        mode=UpdateMode.REPLACE,
-                        etag=entity.metadata["etag"],
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-                except (ResourceModifiedError, ResourceNotFoundError):
-                    continue
-            return updated
-        raise StorageFailed(f"batch {batch_id} kept changing under concurrent updates")
+
+        def unless_ended(batch: Batch) -> Batch | None:
+            return None if batch.finished and not ended_too else change(batch)
+
+        return self.changed(
+            owner, batch_row_key(batch_id), f"batch {batch_id}",
+            batch_from_entity, batch_row, unless_ended,
+        )
 
     def page(self, owner: str, limit: int, cursor: str | None) -> tuple[list[Batch], str | None]:
         """That owner's batches, newest first; the cursor is opaque to callers."""

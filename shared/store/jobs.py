@@ -15,7 +15,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
+from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 
 from shared.contracts import FailJob, StageUpdate
 from shared.domain.models import (
@@ -29,7 +29,8 @@ from shared.domain.models import (
     Verdict,
 )
 from shared.errors import InvalidQuery, StorageFailed
-from shared.store.clients import analyses_table, storage_errors
+from shared.store.clients import storage_errors
+from shared.store.owned_rows import OwnedRows
 from shared.store.rows import job_row_key, job_rows, log_rows
 
 _CONFLICT_RETRIES = 5
@@ -111,28 +112,17 @@ def job_row(job: Job) -> dict[str, Any]:
     return clean(job_to_entity(job))
 
 
-class JobStore:
+class JobStore(OwnedRows):
     """Reads and writes jobs for the routes and activities."""
 
-    def __init__(self, table: TableClient | None = None) -> None:
-        self._table = table
-
-    @property
-    def table(self) -> TableClient:
-        if self._table is None:
-            self._table = analyses_table()
-        return self._table
+    kind = "job"
 
     def create(self, job: Job) -> None:
         with storage_errors("create job"):
             self.table.create_entity(job_row(job))
 
     def _read(self, owner: str, job_id: str) -> TableEntity | None:
-        with storage_errors("read job"):
-            try:
-                return self.table.get_entity(owner, job_row_key(job_id))
-            except ResourceNotFoundError:
-                return None
+        return self.entity(owner, job_row_key(job_id))
 
     def get(self, owner: str, job_id: str) -> Job | None:
         entity = self._read(owner, job_id)

@@ -15,18 +15,16 @@ from azure.core import MatchConditions
 from azure.core.exceptions import (
     ResourceExistsError,
     ResourceModifiedError,
-    ResourceNotFoundError,
 )
-from azure.data.tables import TableClient, TableEntity, UpdateMode
 from pydantic import TypeAdapter
 
 from shared.domain.watchlists import Watchlist, WatchRun
 from shared.errors import StorageFailed
-from shared.store.clients import analyses_table, storage_errors
+from shared.store.clients import storage_errors
 from shared.store.jobs import as_utc, clean
+from shared.store.owned_rows import CONFLICT_RETRIES, OwnedRows
 from shared.store.rows import watch_row_key, watch_rows
 
-_CONFLICT_RETRIES = 8
 _RUNS = TypeAdapter(list[WatchRun])
 
 
@@ -69,85 +67,48 @@ def watchlist_from_entity(entity: dict[str, Any]) -> Watchlist:
 Change = Callable[[Watchlist], Watchlist | None]
 
 
-class WatchlistStore:
-    def __init__(self, table: TableClient | None = None) -> None:
-        self._table = table
-
-    @property
-    def table(self) -> TableClient:
-        if self._table is None:
-            self._table = analyses_table()
-        return self._table
-
-    def _read(self, owner: str, name: str) -> TableEntity | None:
-        with storage_errors("read watchlist"):
-            try:
-                return self.table.get_entity(owner, watch_row_key(name))
-            except ResourceNotFoundError:
-                return None
+class WatchlistStore(OwnedRows):
+    kind = "watchlist"
 
     def get(self, owner: str, name: str) -> Watchlist | None:
-        entity = self._read(owner, name)
+        entity = self.entity(owner, watch_row_key(name))
         return watchlist_from_entity(entity) if entity else None
 
     def put(self, new: Watchlist) -> tuple[Watchlist, bool]:
         """Create the watchlist, or replace the one of that name keeping its secret, creation
         time and runs; the watchlist as stored and whether this created it."""
-        for _ in range(_CONFLICT_RETRIES):
-            entity = self._read(new.owner, new.name)
-            with storage_errors("write watchlist"):
-                if entity is None:
+        for _ in range(CONFLICT_RETRIES):
+            entity = self.entity(new.owner, watch_row_key(new.name))
+            if entity is None:
+                with storage_errors("write watchlist"):
                     try:
                         self.table.create_entity(watchlist_row(new))
                     except ResourceExistsError:
                         continue
-                    return new, True
-                current = watchlist_from_entity(entity)
-                kept = new.model_copy(
-                    update={
-                        "webhook_secret": current.webhook_secret or new.webhook_secret,
-                        "created_at": current.created_at,
-                        "runs": current.runs,
-                    }
-                )
-                try:
-                    self.table.update_entity(
-                        watchlist_row(kept),
-                        mode=UpdateMode.REPLACE,
-                        etag=entity.metadata["etag"],
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-                except (ResourceModifiedError, ResourceNotFoundError):
-                    continue
+                return new, True
+            current = watchlist_from_entity(entity)
+            kept = new.model_copy(
+                update={
+                    "webhook_secret": current.webhook_secret or new.webhook_secret,
+                    "created_at": current.created_at,
+                    "runs": current.runs,
+                }
+            )
+            if self.replace(watchlist_row(kept), entity):
                 return kept, False
         raise StorageFailed(f"watchlist {new.name} kept changing under concurrent updates")
 
     def change(self, owner: str, name: str, change: Change) -> Watchlist | None:
         """Apply `change` under the row's ETag; None when the watchlist is gone."""
-        for _ in range(_CONFLICT_RETRIES):
-            entity = self._read(owner, name)
-            if entity is None:
-                return None
-            updated = change(watchlist_from_entity(entity))
-            if updated is None:
-                return watchlist_from_entity(entity)
-            with storage_errors("update watchlist"):
-                try:
-                    self.table.update_entity(
-                        watchlist_row(updated),
-                        mode=UpdateMode.REPLACE,
-                        etag=entity.metadata["etag"],
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-                except (ResourceModifiedError, ResourceNotFoundError):
-                    continue
-            return updated
-        raise StorageFailed(f"watchlist {name} kept changing under concurrent updates")
+        return self.changed(
+            owner, watch_row_key(name), f"watchlist {name}",
+            watchlist_from_entity, watchlist_row, change,
+        )
 
     def delete(self, owner: str, name: str) -> Watchlist | None:
         """Remove the watchlist; it as it was, or None when there was none."""
-        for _ in range(_CONFLICT_RETRIES):
-            entity = self._read(owner, name)
+        for _ in range(CONFLICT_RETRIES):
+            entity = self.entity(owner, watch_row_key(name))
             if entity is None:
                 return None
             with storage_errors("delete watchlist"):

@@ -27,12 +27,11 @@ from api.openapi_parts import (
     LIMIT,
     QUOTA_EXCEEDED_HEADERS,
     REF,
-    RETRY_AFTER,
     STORAGE_FAILED,
     UNAUTHENTICATED,
+    accepted_answer,
     document_answer,
     error,
-    header,
     json_answer,
     path_id,
     ref,
@@ -103,14 +102,7 @@ def analysis_paths() -> dict[str, Any]:
                     "content": {JSON: {"schema": ref(AnalysisRequest)}},
                 },
                 "responses": {
-                    "202": json_answer(
-                        Accepted,
-                        "Accepted (or the job an earlier request with this key started).",
-                        headers={
-                            "Location": header("The job's status URL.", {"type": "string"}),
-                            "Retry-After": RETRY_AFTER,
-                        },
-                    ),
+                    "202": accepted_answer("job"),
                     "400": error(
                         "`invalid_body`, `invalid_ticker`, `invalid_as_of` (`field` `as_of`, "
                         "`value` as sent: malformed, future or before the provider's data) or "

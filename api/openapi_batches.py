@@ -22,6 +22,7 @@ from api.openapi_parts import (
     RETRY_AFTER,
     STORAGE_FAILED,
     UNAUTHENTICATED,
+    accepted_answer,
     document_answer,
     error,
     header,
@@ -31,7 +32,7 @@ from api.openapi_parts import (
 )
 from shared.domain.as_of import AS_OF_RULE
 from shared.domain.batches import MAX_BATCH_TICKERS, MIN_BATCH_TICKERS, BatchPage, BatchView
-from shared.domain.models import TICKER_RULE, Accepted
+from shared.domain.models import TICKER_RULE
 
 
 class BatchSubmission(BaseModel):
@@ -86,14 +87,7 @@ def batch_paths() -> dict[str, Any]:
                     "content": {JSON: {"schema": ref(BatchSubmission)}},
                 },
                 "responses": {
-                    "202": json_answer(
-                        Accepted,
-                        "Accepted (or the batch an earlier request with this key started).",
-                        headers={
-                            "Location": header("The batch's status URL.", {"type": "string"}),
-                            "Retry-After": RETRY_AFTER,
-                        },
-                    ),
+                    "202": accepted_answer("batch"),
                     "400": error(
                         "`invalid_body`, `invalid_ticker` (`field` is `tickers[i]`, `value` "
                         "the ticker as sent), `invalid_batch` (fewer than 2 or more than "

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.analyses import DEFAULT_PAGE, IDEMPOTENCY_HEADER, MAX_PAGE
-from shared.domain.models import ErrorBody
+from shared.domain.models import Accepted, ErrorBody
 from shared.store.admission import MAX_KEY_CHARS
 
 REF = "#/components/schemas/{model}"
@@ -96,3 +96,16 @@ FORMAT = {
     "required": False,
     "schema": {"type": "string", "enum": ["markdown", "html"], "default": "markdown"},
 }
+
+
+def accepted_answer(what: str) -> dict[str, Any]:
+    """The 202 of a POST that starts work (`what`: "job", "batch"): Accepted, with Location and
+    Retry-After, the same for a replay of its Idempotency-Key."""
+    return json_answer(
+        Accepted,
+        f"Accepted (or the {what} an earlier request with this key started).",
+        headers={
+            "Location": header(f"The {what}'s status URL.", {"type": "string"}),
+            "Retry-After": RETRY_AFTER,
+        },
+    )

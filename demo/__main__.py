@@ -16,6 +16,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from devhost.azurite import Azurite, free_port
@@ -52,6 +54,29 @@ def function_key(env: dict[str, str]) -> str:
     return str(json.loads(listing)["functionKeys"]["default"])
 
 
+@contextmanager
+def local_host(env: dict[str, str], *options: str) -> Iterator[str]:
+    """`python -m devhost serve` of the app on a free port with `env` (and devhost `options`);
+    its base URL once it answers, with STOCKMEMO_API_KEY set in `env`; stopped on exit."""
+    port = free_port()
+    api = f"http://127.0.0.1:{port}"
+    host = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "serve", "--app", "function_app:app",
+         "--port", str(port), "--root", str(ROOT), "--log-level", "WARNING", *options],
+        cwd=ROOT, env=env,
+    )
+    try:
+        wait_until_up(f"{api}/api/health", host)
+        env.setdefault("STOCKMEMO_API_KEY", function_key(env))
+        yield api
+    finally:
+        host.terminate()
+        try:
+            host.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            host.kill()
+
+
 def load_sample(env: dict[str, str], ticker: str) -> str:
     """Load the bundled sample into the demo's storage; the ticker's last day in it."""
     subprocess.check_call(
@@ -82,27 +107,12 @@ def main(argv: list[str]) -> int:
         elif env["MARKET_DATA_PROVIDER"] == "simulated":
             print(f"demo: {ticker} on SIMULATED market data (synthetic prices); "
                   "`make demo` without TICKER uses real prices", file=sys.stderr)
-        port = free_port()
-        api = f"http://127.0.0.1:{port}"
-        host = subprocess.Popen(
-            [sys.executable, "-m", "devhost", "serve", "--app", "function_app:app",
-             "--port", str(port), "--root", str(ROOT), "--log-level", "WARNING"],
-            cwd=ROOT, env=env,
-        )
-        try:
-            wait_until_up(f"{api}/api/health", host)
+        with local_host(env) as api:
             print(f"local host at {api}; Azurite blob port {azurite.blob_port}", file=sys.stderr)
-            env.setdefault("STOCKMEMO_API_KEY", function_key(env))
             return subprocess.call(
                 [sys.executable, "-m", "stockmemo", *analyze, "--api", api, "--wait", "300"],
                 cwd=ROOT, env=env,
             )
-        finally:
-            host.terminate()
-            try:
-                host.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                host.kill()
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ import subprocess
 import sys
 import time
 
-from demo.__main__ import ROOT, function_key, wait_until_up
-from devhost.azurite import Azurite, free_port
+from demo.__main__ import ROOT, local_host
+from devhost.azurite import Azurite
 
 SAMPLE_TICKERS = ("AAPL,AMD,BAC,BBY,CVX,GE,HD,JNJ,JPM,KO,LLY,MRK,MSFT,PEP,PFE,PG,RRC,UNH,WMT,"
                   "XOM")
@@ -58,21 +58,11 @@ def main(argv: list[str]) -> int:
         )
         if loaded.returncode != 0:
             return loaded.returncode
-        port = free_port()
-        api = f"http://127.0.0.1:{port}"
-        host = subprocess.Popen(
-            [sys.executable, "-m", "devhost", "serve", "--app", "function_app:app",
-             "--port", str(port), "--root", str(ROOT), "--log-level", "WARNING",
-             "--worker-processes", env["FUNCTIONS_WORKER_PROCESS_COUNT"]],
-            cwd=ROOT, env=env,
-        )
-        try:
-            wait_until_up(f"{api}/api/health", host)
+        with local_host(env, "--worker-processes", env["FUNCTIONS_WORKER_PROCESS_COUNT"]) as api:
             print(f"local host at {api} (MARKET_DATA_PROVIDER={env['MARKET_DATA_PROVIDER']}, "
                   f"LLM_PROVIDER={env['LLM_PROVIDER']}, ANALYSES_PER_HOUR="
                   f"{env['ANALYSES_PER_HOUR']}, BATCH_CONCURRENCY={env['BATCH_CONCURRENCY']})",
                   file=sys.stderr)
-            env.setdefault("STOCKMEMO_API_KEY", function_key(env))
             code = subprocess.call(
                 [sys.executable, "-m", "stockmemo", "backtest", "--tickers", args.tickers,
                  "--start", args.start, "--end", args.end, "--every", args.every,
@@ -80,12 +70,6 @@ def main(argv: list[str]) -> int:
                  "--api", api],
                 cwd=ROOT, env=env,
             )
-        finally:
-            host.terminate()
-            try:
-                host.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                host.kill()
     print(f"make backtest: {time.monotonic() - started:.0f}s wall time", file=sys.stderr)
     return code
 

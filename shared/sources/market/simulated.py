@@ -75,20 +75,13 @@ class SimulatedMarketData:
         price = closes[-1]
         pe = round(rng.uniform(9.0, 45.0), 2)
         shares = 10 ** rng.uniform(8.0, 10.3)
-        if as_of is not None:
-            return MarketSnapshot(
-                symbol=ticker,
-                source=SOURCE,
-                as_of=datetime(dates[-1].year, dates[-1].month, dates[-1].day, tzinfo=UTC),
-                currency="USD",
-                name=f"{ticker} (simulated)",
-                price=price,
-                fifty_two_week_high=max(closes),
-                fifty_two_week_low=min(closes),
-                series=PriceSeries(symbol=ticker, dates=dates, closes=closes, source=SOURCE),
-                simulated=True,
-                point_in_time=as_of,
-            )
+        # No simulated fundamentals as of a past day: none could be dated then.
+        fundamentals: dict[str, float] = {} if as_of is not None else {
+            "market_cap": round(price * shares, -3),
+            "trailing_pe": pe,
+            "trailing_eps": round(price / pe, 4),
+            "beta": round(beta, 2),
+        }
         return MarketSnapshot(
             symbol=ticker,
             source=SOURCE,
@@ -96,14 +89,12 @@ class SimulatedMarketData:
             currency="USD",
             name=f"{ticker} (simulated)",
             price=price,
-            market_cap=round(price * shares, -3),
-            trailing_pe=pe,
-            trailing_eps=round(price / pe, 4),
-            beta=round(beta, 2),
             fifty_two_week_high=max(closes),
             fifty_two_week_low=min(closes),
             series=PriceSeries(symbol=ticker, dates=dates, closes=closes, source=SOURCE),
             simulated=True,
+            point_in_time=as_of,
+            **fundamentals,
         )
 
 

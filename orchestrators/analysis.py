@@ -10,12 +10,13 @@ a failed activity's own code (read from its envelope, `shared.errors.read_failur
 from __future__ import annotations
 
 from collections.abc import Generator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
 from pydantic import BaseModel
 
+from orchestrators.context import as_output, now
 from shared import names
 from shared.contracts import (
     AnalysisInput,
@@ -58,11 +59,6 @@ class JobEnded(Exception):
         self.message = message
 
 
-def _now(context: df.DurableOrchestrationContext) -> datetime:
-    now = context.current_utc_datetime
-    return now if now.tzinfo else now.replace(tzinfo=UTC)
-
-
 def _failed(task: Any) -> bool:
     return isinstance(task.result, Exception)
 
@@ -99,7 +95,7 @@ def set_stage(
 ) -> Steps:
     context.set_custom_status({"stage": stage.value, "status": status.value})
     update = StageUpdate(
-        job_id=job.job_id, owner=job.owner, status=status, stage=stage, at=_now(context)
+        job_id=job.job_id, owner=job.owner, status=status, stage=stage, at=now(context)
     )
     answer = yield from step(context, names.SET_JOB_STAGE, update, retry, deadline)
     row = None if answer is None else StageResult.model_validate(answer)
@@ -236,7 +232,7 @@ def run_job(
         owner=job.owner,
         ticker=job.ticker,
         created_at=job.created_at,
-        completed_at=_now(context),
+        completed_at=now(context),
         quant_artifact=quant.artifact,
         news_artifact=memo_input.news_artifact,
         news_gaps=news_gaps,
@@ -252,14 +248,10 @@ def run_job(
     return stored
 
 
-def _output(output: AnalysisOutput) -> dict[str, Any]:
-    return output.model_dump(mode="json", exclude_none=True)
-
-
 @bp.orchestration_trigger(context_name="context", orchestration=names.ANALYSIS_ORCHESTRATOR)
 def analysis_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
     job = AnalysisInput.model_validate(context.get_input())
-    deadline = context.create_timer(_now(context) + timedelta(seconds=job.deadline_seconds))
+    deadline = context.create_timer(now(context) + timedelta(seconds=job.deadline_seconds))
     progress = [Stage.GATHERING_EVIDENCE]
     try:
         stored = yield from run_job(context, job, deadline, progress)
@@ -275,7 +267,7 @@ def analysis_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
         if not deadline.is_completed:
             deadline.cancel()
         context.set_custom_status({"stage": Stage.COMPLETED.value, "status": "completed"})
-        return _output(
+        return as_output(
             AnalysisOutput(
                 status=JobStatus.COMPLETED,
                 verdict=stored.verdict,
@@ -288,10 +280,10 @@ def analysis_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
         deadline.cancel()
     if code in (JobStatus.CANCELLED.value, JobStatus.COMPLETED.value):
         context.set_custom_status({"stage": code, "status": code})
-        return _output(AnalysisOutput(status=JobStatus(code)))
+        return as_output(AnalysisOutput(status=JobStatus(code)))
     error = JobError(code=code, message=message, stage=progress[-1])
     context.set_custom_status({"stage": Stage.FAILED.value, "status": "failed"})
-    failure = FailJob(job_id=job.job_id, owner=job.owner, error=error, at=_now(context))
+    failure = FailJob(job_id=job.job_id, owner=job.owner, error=error, at=now(context))
     retry = df.RetryOptions(job.retry.first_retry_ms, job.retry.max_attempts)
     yield context.call_activity_with_retry(names.FAIL_JOB, retry, failure.model_dump(mode="json"))
-    return _output(AnalysisOutput(status=JobStatus.FAILED, error=error))
+    return as_output(AnalysisOutput(status=JobStatus.FAILED, error=error))

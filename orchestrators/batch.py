@@ -12,11 +12,11 @@ the batch row says so (DELETE /api/batches/{id}): no child starts after that.
 from __future__ import annotations
 
 from collections.abc import Generator
-from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
 
+from orchestrators.context import as_output, now
 from shared import names
 from shared.contracts import (
     AnalysisOutput,
@@ -35,15 +35,6 @@ bp = df.Blueprint()
 Steps = Generator[Any, Any, Any]
 
 
-def _now(context: df.DurableOrchestrationContext) -> datetime:
-    now = context.current_utc_datetime
-    return now if now.tzinfo else now.replace(tzinfo=UTC)
-
-
-def _output(output: BatchOutput) -> dict[str, Any]:
-    return output.model_dump(mode="json", exclude_none=True)
-
-
 def update_batch(
     context: df.DurableOrchestrationContext,
     batch: BatchInput,
@@ -51,7 +42,7 @@ def update_batch(
     **change: Any,
 ) -> Steps:
     """Record a change on the batch row; the batch's status after it."""
-    update = BatchUpdate(batch_id=batch.batch_id, owner=batch.owner, at=_now(context), **change)
+    update = BatchUpdate(batch_id=batch.batch_id, owner=batch.owner, at=now(context), **change)
     answer = yield context.call_activity_with_retry(
         names.UPDATE_BATCH, retry, update.model_dump(mode="json")
     )
@@ -105,11 +96,11 @@ def batch_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
     retry = df.RetryOptions(batch.retry.first_retry_ms, batch.retry.max_attempts)
     status = yield from update_batch(context, batch, retry)
     if status is not JobStatus.RUNNING:
-        return _output(BatchOutput(status=status))
+        return as_output(BatchOutput(status=status))
     context.set_custom_status({"status": "running"})
     if not (yield from run_children(context, batch, retry)):
         context.set_custom_status({"status": "cancelled"})
-        return _output(BatchOutput(status=JobStatus.CANCELLED))
+        return as_output(BatchOutput(status=JobStatus.CANCELLED))
 
     compare = CompareInput(
         batch_id=batch.batch_id,
@@ -126,7 +117,7 @@ def batch_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
         error = JobError(code=code, message=message, stage=Stage.PERSISTING)
         status = yield from update_batch(context, batch, retry, error=error)
         context.set_custom_status({"status": status.value})
-        return _output(BatchOutput(status=status, error=error))
+        return as_output(BatchOutput(status=status, error=error))
     stored = BatchOutput.model_validate(answer)
     context.set_custom_status({"status": stored.status.value})
-    return _output(stored)
+    return as_output(stored)

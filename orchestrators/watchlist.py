@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator
-from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
 
+from orchestrators.context import now
 from shared import names
 from shared.contracts import BatchOutput
 from shared.domain.models import JobStatus
@@ -46,11 +46,6 @@ _ENDED: dict[str, RunStatus] = {
 }
 
 
-def _now(context: df.DurableOrchestrationContext) -> datetime:
-    now = context.current_utc_datetime
-    return now if now.tzinfo else now.replace(tzinfo=UTC)
-
-
 def _signal(result: Any) -> WatchSignal:
     data = json.loads(result) if isinstance(result, str) else result
     try:
@@ -66,7 +61,7 @@ def run_watchlist(
     retry = df.RetryOptions(state.retry.first_retry_ms, state.retry.max_attempts)
     run_id = str(context.new_uuid()).replace("-", "")
     admit = AdmitRun(
-        owner=state.owner, name=state.name, run_id=run_id, trigger=trigger, at=_now(context)
+        owner=state.owner, name=state.name, run_id=run_id, trigger=trigger, at=now(context)
     )
     answer = yield context.call_activity_with_retry(
         names.ADMIT_WATCH_RUN, retry, admit.model_dump(mode="json")
@@ -88,7 +83,7 @@ def run_watchlist(
     except Exception as exc:  # the batch orchestration failed or was terminated
         status, reason = "failed", str(exc)[:200]
     done = RecordRun(
-        owner=state.owner, name=state.name, run_id=run_id, status=status, at=_now(context),
+        owner=state.owner, name=state.name, run_id=run_id, status=status, at=now(context),
         reason=reason,
     )
     recorded = RecordedRun.model_validate(
@@ -112,7 +107,7 @@ def run_watchlist(
 @bp.orchestration_trigger(context_name="context", orchestration=names.WATCHLIST_ORCHESTRATOR)
 def watchlist_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
     state = WatchState.model_validate(context.get_input())
-    due = schedule_of(state.schedule).next_after(_now(context))
+    due = schedule_of(state.schedule).next_after(now(context))
     context.set_custom_status({"next_run_at": due.isoformat(), "generation": state.generation})
     timer = context.create_timer(due)
     event = context.wait_for_external_event(names.WATCHLIST_EVENT)

@@ -32,10 +32,11 @@ from shared.contracts import (
     RetryPolicy,
 )
 from shared.domain.evidence import BENCHMARK_SYMBOL
-from shared.domain.models import Job, JobStatus, Stage, Verdict
+from shared.domain.models import Grounding, Job, JobStatus, Stage, Verdict
 from shared.store.artifacts import ArtifactStore, evidence_blob, memo_blob
 from shared.store.jobs import JobStore
 from shared.store.previous import latest_live_memo
+from shared.store.rows import ReportLogRow
 from tests.app_env import app_settings
 
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
@@ -104,13 +105,26 @@ def older_memo(source: Job, trading_days_back: int, verdict: Verdict) -> Previou
     job_id = uuid.uuid4().hex
     document["job_id"] = job_id
     completed_at = NOW - timedelta(days=60)
-    JobStore().create(Job(
-        id=job_id, owner=source.owner, ticker=source.ticker, status=JobStatus.COMPLETED,
-        stage=Stage.COMPLETED, created_at=completed_at, completed_at=completed_at,
-        verdict=verdict, confidence=0.3,
-    ))
+    queued = Job(id=job_id, owner=source.owner, ticker=source.ticker, status=JobStatus.QUEUED,
+                 stage=Stage.QUEUED, created_at=completed_at)
+    jobs, artifacts = JobStore(), ArtifactStore()
+    jobs.create(queued)
     name = evidence_blob(source.ticker, job_id)
-    ArtifactStore().write_once(name, json.dumps(document).encode(), "application/json")
+    artifacts.write_once(name, json.dumps(document).encode(), "application/json")
+    # Its memo and report-log entry too, as persist stores them: the session's storage is
+    # shared, and a completed job without them is what the trust tests call a false success.
+    memo = memo_blob(source.ticker, job_id)
+    artifacts.write_once(memo, f"# {source.ticker} research memo\n".encode(), "text/markdown")
+    log_row = ReportLogRow(
+        owner=source.owner, job_id=job_id, ticker=source.ticker, verdict=verdict,
+        confidence=0.3, grounding=Grounding.NOT_APPLICABLE, completed_at=completed_at,
+        memo_blob=memo, evidence_blob=name, evidence_hash=document.get("evidence_hash", ""),
+    )
+    completed = queued.model_copy(update={
+        "status": JobStatus.COMPLETED, "stage": Stage.COMPLETED, "completed_at": completed_at,
+        "verdict": verdict, "confidence": 0.3,
+    })
+    jobs.complete(completed, log_row.entity())
     return PreviousMemo(job_id=job_id, ticker=source.ticker, completed_at=completed_at,
                         verdict=verdict, confidence=0.3, evidence_blob=name)
 
